@@ -1,0 +1,201 @@
+"""The one backbone contract every foundation model is wrapped in.
+
+A backbone turns a batch of raw inputs (images as uint8 arrays, or texts) into
+
+* ``tokens``: ``(B, N, D)``, the token sequence ([CLS], registers, patches; or word pieces),
+* ``mask``: ``(B, N)`` bool, ``True`` for a real token; padding never reaches a pooling,
+* ``pooled``: ``(B, D)``, the latent ``z*`` ([CLS] or the model's own pooling).
+
+``prepare`` does the preprocessing the model expects (resize, normalise; or tokenise) on the CPU,
+``encode`` runs the network. Heavy optional libraries are imported inside their adapter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass
+class Features:
+    """What a backbone (or the feature cache) hands to the head.
+
+    Shapes: ``tokens`` (B, N, D) or None when only the pooled latent is kept,
+    ``mask`` (B, N) bool or None (all tokens real), ``pooled`` (B, D).
+    """
+
+    pooled: Tensor
+    tokens: Tensor | None = None
+    mask: Tensor | None = None
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Features:
+        def mv(t: Tensor | None, cast: bool) -> Tensor | None:
+            if t is None:
+                return None
+            t = t.to(device, non_blocking=True)
+            return t.to(dtype) if (cast and dtype is not None) else t
+
+        return Features(mv(self.pooled, True), mv(self.tokens, True), mv(self.mask, False))  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return int(self.pooled.shape[0])
+
+    def index(self, idx: Tensor | slice) -> Features:
+        return Features(
+            self.pooled[idx],
+            None if self.tokens is None else self.tokens[idx],
+            None if self.mask is None else self.mask[idx],
+        )
+
+    @staticmethod
+    def cat(parts: Sequence[Features]) -> Features:
+        """Concatenate along the batch; token sequences are padded to the longest."""
+        pooled = torch.cat([p.pooled for p in parts])
+        if any(p.tokens is None for p in parts):
+            return Features(pooled)
+        n = max(p.tokens.shape[1] for p in parts)  # type: ignore[union-attr]
+        toks, masks = [], []
+        for p in parts:
+            t = p.tokens
+            assert t is not None
+            m = p.mask if p.mask is not None else torch.ones(t.shape[:2], dtype=torch.bool, device=t.device)
+            pad = n - t.shape[1]
+            toks.append(F.pad(t, (0, 0, 0, pad)))
+            masks.append(F.pad(m, (0, pad), value=False))
+        return Features(pooled, torch.cat(toks), torch.cat(masks))
+
+
+@dataclass
+class ImagePreprocess:
+    size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    kind: Literal["image"] = "image"
+
+
+@dataclass
+class TextPreprocess:
+    max_length: int
+    kind: Literal["text"] = "text"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, pre: ImagePreprocess) -> Tensor:
+    """uint8 images (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) -> normalised (B, 3, S, S) float32.
+
+    Grey images are repeated to 3 channels, alpha is dropped, 16-bit images are scaled to 8 bit.
+    """
+    out = []
+    for img in images:
+        a = np.asarray(img)
+        if a.ndim == 2:
+            a = a[:, :, None]
+        if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
+            raise ValueError(f"expected an image of shape (H, W[, 1|3|4]), got {a.shape}")
+        if a.dtype == np.uint16:
+            a = (a // 257).astype(np.uint8)
+        elif a.dtype != np.uint8:
+            raise ValueError(f"expected uint8 image data, got {a.dtype}")
+        if a.shape[2] == 1:
+            a = np.repeat(a, 3, axis=2)
+        elif a.shape[2] == 4:
+            a = a[:, :, :3]
+        t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float().unsqueeze(0)
+        if t.shape[-2:] != (pre.size, pre.size):
+            t = F.interpolate(t, size=(pre.size, pre.size), mode="bilinear", antialias=True, align_corners=False)
+        out.append(t)
+    x = torch.cat(out).div_(255.0)
+    mean = torch.tensor(pre.mean).view(1, 3, 1, 1)
+    std = torch.tensor(pre.std).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+class Backbone(nn.Module, ABC):
+    """Contract: ``prepare(raw) -> inputs``, ``encode(inputs) -> Features``, ``dim``, ``freeze()``.
+
+    Attributes:
+        name: the name it was built from (``hf:facebook/dinov2-small``).
+        modality: ``"image"`` or ``"text"``.
+        dim: D, the token and pooled width.
+        num_prefix_tokens: tokens before the patch grid ([CLS] + registers); 0 for text.
+        preprocess: :class:`ImagePreprocess` or :class:`TextPreprocess`.
+    """
+
+    name: str
+    modality: Literal["image", "text"]
+    dim: int
+    num_prefix_tokens: int = 1
+    preprocess: ImagePreprocess | TextPreprocess
+
+    @abstractmethod
+    def prepare(self, raw: Sequence[Any]) -> dict[str, Tensor]:
+        """Raw inputs (uint8 images or strings) -> model inputs on the CPU."""
+
+    @abstractmethod
+    def encode(self, inputs: dict[str, Tensor]) -> Features:
+        """Run the network on prepared inputs (already on the right device)."""
+
+    def forward(self, inputs: dict[str, Tensor]) -> Features:
+        return self.encode(inputs)
+
+    def tokens(self, inputs: dict[str, Tensor]) -> Tensor:
+        t = self.encode(inputs).tokens
+        assert t is not None
+        return t
+
+    def pooled(self, inputs: dict[str, Tensor]) -> Tensor:
+        return self.encode(inputs).pooled
+
+    def freeze(self) -> Backbone:
+        """Turn every gradient off and switch to eval mode (dropout off)."""
+        for p in self.parameters():
+            p.requires_grad_(False)
+        self.eval()
+        self.frozen = True
+        return self
+
+    def unfreeze_last(self, blocks: int) -> Backbone:
+        """Make the last ``blocks`` transformer blocks (and the final norm) trainable; 0 = all."""
+        for p in self.parameters():
+            p.requires_grad_(blocks == 0)
+        if blocks:
+            layers = self.blocks()
+            if blocks > len(layers):
+                raise ValueError(f"backbone has {len(layers)} blocks, cannot train the last {blocks}")
+            for layer in list(layers)[-blocks:]:
+                for p in layer.parameters():
+                    p.requires_grad_(True)
+            for p in self.final_norm_parameters():
+                p.requires_grad_(True)
+        self.frozen = False
+        self.train()
+        return self
+
+    def blocks(self) -> Sequence[nn.Module]:
+        """The transformer blocks, first to last (for ``backbone.train_blocks``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not expose its blocks")
+
+    def final_norm_parameters(self) -> list[nn.Parameter]:
+        return []
+
+    def fingerprint(self) -> str:
+        """Identity of the weights and preprocessing, for the feature cache key."""
+        h = hashlib.sha256()
+        h.update(self.name.encode())
+        h.update(repr(self.preprocess).encode())
+        h.update(getattr(self, "revision_id", "").encode())
+        for k, v in sorted(self.state_dict().items()):
+            h.update(k.encode())
+            # A strided sample keeps this fast on large models while catching any reload.
+            flat = v.detach().reshape(-1)
+            step = max(1, flat.numel() // 4096)
+            h.update(flat[::step].float().cpu().numpy().tobytes())
+        return h.hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""Training methods. Importing this package registers every method and its config."""
