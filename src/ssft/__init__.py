@@ -1,5 +1,27 @@
-"""ssft: semi-supervised fine-tuning of foundation models when labels are scarce."""
+"""ssft: semi-supervised fine-tuning of foundation models when labels are scarce.
+
+    import ssft
+    result = ssft.fit("demo", out="runs/demo")
+    run = ssft.load_run("runs/demo")
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "fit", "load_run", "load_config"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: ``import ssft`` stays fast and does not import torch until it is needed.
+    if name in ("fit", "load_run"):
+        from ssft import api
+
+        return getattr(api, name)
+    if name == "load_config":
+        from ssft.config import load_config
+
+        return load_config
+    raise AttributeError(f"module 'ssft' has no attribute {name!r}")

@@ -11,6 +11,7 @@ config class (see :func:`register_method_config`), so ``method.style_dim`` is a 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import types
 import typing
@@ -45,6 +46,7 @@ class DataConfig:
     labels_per_class: int = doc(4, "k: labelled examples per class in the few-label split")
     split_seed: int = doc(0, "seed of the few-label split and the held-out test part")
     holdout: float = doc(0.2, "fraction held out as test when the dataset has one split only")
+    holdout_seed: int = doc(0, "seed of the held-out test part (fixed across split seeds)")
     val_per_class: int = doc(0, "labelled validation examples per class (they cost labels)")
     max_unlabeled: int | None = doc(None, "cap on the unlabelled pool (seeded subsample)")
     max_test: int | None = doc(None, "cap on the test part (seeded, class-stratified subsample)")
@@ -131,6 +133,9 @@ class Config:
 
 _METHOD_CONFIGS: dict[str, type[MethodConfig]] = {}
 
+#: Top-level keys that describe a config file rather than configure a run.
+META_KEYS = ("description", "provenance")
+
 
 def register_method_config(name: str, cls: type[MethodConfig] = MethodConfig) -> None:
     """Declare the config dataclass of method ``name``."""
@@ -181,6 +186,10 @@ def _coerce(value: Any, tp: Any, key: str, f: dataclasses.Field | None) -> Any:
             raise ConfigError(f"{key} must be an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str):
+            # YAML 1.1 reads "1e-3" as a string; where a number is expected, a number was meant.
+            with contextlib.suppress(ValueError):
+                value = float(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{key} must be a number, got {value!r}")
         return float(value)
@@ -201,9 +210,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         where = prefix.rstrip(".") or "config"
-        raise ConfigError(
-            f"unknown key {prefix}{unknown[0]} in {where}; valid keys: {', '.join(fields)}"
-        )
+        raise ConfigError(f"unknown key {prefix}{unknown[0]} in {where}; valid keys: {', '.join(fields)}")
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         tp = hints[name]
@@ -216,7 +223,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
 
 def from_dict(data: dict[str, Any]) -> Config:
     """Build a :class:`Config` from a nested mapping, checking every key and type."""
-    data = dict(data or {})
+    data = {k: v for k, v in (data or {}).items() if k not in META_KEYS}
     method = dict(data.pop("method", None) or {})
     name = method.get("name", MethodConfig.name)
     if not isinstance(name, str):

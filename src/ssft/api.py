@@ -1,0 +1,144 @@
+"""The Python API the CLI is a thin layer over.
+
+import ssft
+result = ssft.fit("mnist-offline", out="runs/mnist", overrides=["data.labels_per_class=4"])
+print(result.test_accuracy)
+run = ssft.load_run("runs/mnist")
+labels, probs = run.predict(["digit.png", ...])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from ssft.config import Config, from_dict, load_config, merge, parse_override, to_dict
+from ssft.errors import ConfigError, DataError
+from ssft.train.loop import RunResult, encode_raw, resolve_device
+from ssft.train.loop import fit as _fit
+
+
+def fit(
+    config: Config | str | Path | dict[str, Any] | None = None,
+    out: str | Path = "runs/ssft",
+    *,
+    overrides: Sequence[str] | None = None,
+    resume: bool = False,
+) -> RunResult:
+    """Train and evaluate one run; ``config`` is a Config, a preset name, a YAML path or a dict."""
+    if resume:
+        return _fit(None, out, resume=True)
+    if isinstance(config, Config | dict):
+        data = to_dict(config) if isinstance(config, Config) else config
+        for text in overrides or []:
+            data = merge(data, parse_override(text))
+        cfg = from_dict(data)
+    else:
+        cfg = load_config(config, list(overrides or []))
+    return _fit(cfg, out, resume=False)
+
+
+@dataclass
+class Prediction:
+    labels: np.ndarray  # (n,) class indices
+    probabilities: np.ndarray  # (n, K)
+    classes: list[str]
+
+    @property
+    def names(self) -> list[str]:
+        return [self.classes[i] for i in self.labels]
+
+
+class Run:
+    """A finished run loaded back: its config, split, results and a ready-to-use predictor."""
+
+    def __init__(
+        self, run_dir: Path, cfg: Config, method: Any, classes: list[str], device: torch.device
+    ) -> None:
+        self.dir, self.cfg, self.method, self.classes, self.device = run_dir, cfg, method, classes, device
+
+    @property
+    def results(self) -> dict[str, Any]:
+        import json
+
+        return json.loads((self.dir / "results.json").read_text())
+
+    def predict(self, inputs: Sequence[Any], batch_size: int = 64) -> Prediction:
+        """Class probabilities for raw inputs: image paths, uint8 arrays, or texts."""
+        from ssft.data.base import read_image
+
+        backbone = self.method.model.backbone
+        raw: list[Any] = []
+        for x in inputs:
+            if backbone.modality == "image" and isinstance(x, str | Path):
+                raw.append(read_image(Path(x)))
+            elif backbone.modality == "text" and not isinstance(x, str):
+                raise DataError(f"this run's backbone reads text; got {type(x).__name__}")
+            else:
+                raw.append(x)
+        if not raw:
+            return Prediction(np.zeros(0, dtype=np.int64), np.zeros((0, len(self.classes))), self.classes)
+        feats = encode_raw(backbone, raw, self.device, batch_size)
+        self.method.eval()
+        with torch.no_grad():
+            probs = []
+            for s in range(0, len(feats), batch_size):
+                probs.append(
+                    self.method.probabilities(feats.index(slice(s, s + batch_size)).to(self.device)).cpu()
+                )
+        p = torch.cat(probs).float().numpy()
+        return Prediction(p.argmax(1), p, self.classes)
+
+    def evaluate(self) -> dict[str, Any]:
+        """Accuracy on the run's own test part, recomputed from the saved weights."""
+        from ssft.data import load_dataset
+        from ssft.data.splits import Split
+
+        dataset = load_dataset(self.cfg.data)
+        split = Split.load(self.dir / "split.json")
+        part = dataset.train if split.test_source == "train" else dataset.test
+        assert part is not None
+        pred = self.predict([part.inputs[int(i)] for i in split.test], batch_size=self.cfg.cache.batch_size)
+        acc = float((pred.labels == part.labels[split.test]).mean())
+        return {"test_accuracy": acc, "test_error": 1.0 - acc, "num_test": int(split.test.size)}
+
+
+def load_run(run_dir: str | Path, device: str = "auto") -> Run:
+    """Rebuild a run's model from ``config.yaml`` and ``model.safetensors``."""
+    from safetensors.torch import load_file
+
+    from ssft.backbones import build_backbone
+    from ssft.heads.model import SSFTModel
+    from ssft.methods import build_method
+
+    run = Path(run_dir)
+    for name in ("config.yaml", "model.safetensors", "results.json"):
+        if not (run / name).is_file():
+            raise ConfigError(f"{run} is not a finished run: {name} is missing")
+    data = yaml.safe_load((run / "config.yaml").read_text())
+    data.pop("provenance", None)
+    cfg = from_dict(data)
+    classes = list(yaml.safe_load((run / "results.json").read_text())["classes"])
+    dev = resolve_device(device)
+    backbone = build_backbone(cfg.backbone)
+    backbone.freeze()
+    model = SSFTModel(backbone, cfg.model, len(classes))
+    method = build_method(cfg.method, model, class_counts=np.ones(len(classes)), seed=cfg.seed)
+    tensors = load_file(str(run / "model.safetensors"))
+    if hasattr(method, "load_state_arrays"):
+        method.load_state_arrays(tensors)
+    state = {k: v for k, v in tensors.items() if not k.startswith("baseline.")}
+    missing, unexpected = method.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith("model.backbone.")]
+    if missing or unexpected:
+        raise ConfigError(
+            f"{run}/model.safetensors does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
+    method.to(dev).eval()
+    return Run(run, cfg, method, classes, dev)

@@ -1,0 +1,324 @@
+"""``ssft`` command line: a thin layer over :mod:`ssft.api`.
+
+Every refusal is one line on stderr (``error: ...``) and exit status 2; an interrupted run exits
+with 130 after writing its checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ssft.errors import SsftError
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", help="preset name (ssft presets) or YAML file")
+    p.add_argument(
+        "--set",
+        "-s",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config key, e.g. --set train.epochs=3 (repeatable)",
+    )
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from ssft.config import load_config
+
+    return load_config(args.config, args.overrides)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from ssft.api import fit
+
+    if args.resume:
+        result = fit(out=args.resume, resume=True)
+    else:
+        if not args.out:
+            raise SsftError("ssft fit needs --out DIR (or --resume DIR)")
+        result = fit(_config(args), out=args.out)
+    r = result.results
+    line = (
+        f"test accuracy {r['test_accuracy']:.4f} ({r['method']}, k={r['labels_per_class']}, seed {r['seed']})"
+    )
+    if r.get("val_selected_test_accuracy") is not None:
+        line += f"; validation-selected {r['val_selected_test_accuracy']:.4f}"
+    print(line)
+    print(f"run directory: {result.run_dir}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ssft.api import load_run
+
+    print(json.dumps(load_run(args.run, device=args.device).evaluate(), indent=2))
+    return 0
+
+
+def _read_predict_inputs(path: Path, column: str | None, modality: str) -> tuple[list[Any], list[str]]:
+    from ssft.data.base import read_image  # noqa: F401  (images are decoded by Run.predict)
+    from ssft.errors import DataError
+
+    if path.is_dir():
+        exts = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in exts)
+        if not files:
+            raise DataError(f"no image files in {path}")
+        return [str(p) for p in files], [str(p) for p in files]
+    if not path.is_file():
+        raise DataError(f"input {path} does not exist (give a folder of images or a CSV file)")
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise DataError(f"{path} has no rows")
+    cols = list(rows[0])
+    col = column or (
+        "text" if modality == "text" and "text" in cols else "path" if "path" in cols else cols[0]
+    )
+    if col not in cols:
+        raise DataError(
+            f"column {col!r} not in {path}; columns: {', '.join(cols)} (choose one with --column)"
+        )
+    values = [r[col] for r in rows]
+    if modality == "image":
+        values = [str((path.parent / v).resolve()) if not Path(v).is_absolute() else v for v in values]
+    return values, [r[col] for r in rows]
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ssft.api import load_run
+
+    run = load_run(args.run, device=args.device)
+    inputs, ids = _read_predict_inputs(Path(args.input), args.column, run.method.model.backbone.modality)
+    pred = run.predict(inputs)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["input", "class", *[f"p_{c}" for c in pred.classes]])
+        for i, name, probs in zip(ids, pred.names, pred.probabilities, strict=True):
+            w.writerow([i, name, *[f"{p:.6f}" for p in probs]])
+    print(f"wrote {len(ids)} predictions to {out}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ssft.demo import run_demo
+
+    run_demo(Path(args.out), quick=args.quick)
+    return 0
+
+
+def _print_table(rows: dict[str, str]) -> None:
+    width = max((len(k) for k in rows), default=0)
+    for k, v in rows.items():
+        print(f"  {k:<{width}}  {v}")
+
+
+def cmd_backbones(args: argparse.Namespace) -> int:
+    from ssft.backbones import available_backbones
+
+    _print_table(available_backbones())
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from ssft.data import available_datasets
+
+    _print_table(available_datasets())
+    return 0
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from ssft.methods import METHODS
+
+    _print_table(METHODS.describe())
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from ssft.config import load_source, preset_names
+
+    for name in preset_names():
+        data = load_source(name)
+        desc = data.get("description", "")
+        print(f"  {name:<28} {desc}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from ssft.config import describe, dump_yaml
+
+    if args.reference:
+        for key, default, helptext in describe():
+            print(f"{key:<28} {default:<22} {helptext}")
+        return 0
+    print(dump_yaml(_config(args)), end="")
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from ssft.train.extract import extract_for_config
+
+    info = extract_for_config(_config(args))
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from ssft.features import default_cache_dir, list_caches, remove_cache
+
+    root = Path(args.dir) if args.dir else default_cache_dir()
+    if args.action == "ls":
+        entries = list_caches(root)
+        print(f"cache folder: {root} ({len(entries)} entries)")
+        for e in entries:
+            size = e.get("size", 0) / 2**20
+            meta = e.get("meta") or {}
+            state = "complete" if e.get("complete") else "partial"
+            print(
+                f"  {e['key']}  {size:9.1f} MiB  {state:<8}  {meta.get('backbone', '?')}  {meta.get('dataset', '?')}"
+            )
+        return 0
+    if not args.keys:
+        raise SsftError("ssft cache rm needs one or more keys (or prefixes); see ssft cache ls")
+    for key in args.keys:
+        for removed in remove_cache(key, root):
+            print(f"removed {removed}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from ssft.report.tables import format_table
+    from ssft.train.sweep import parse_grid, sweep
+
+    seeds = [int(s) for s in args.seeds.split(",")]
+    rows = sweep(args.config, args.out, grid=parse_grid(args.grid), seeds=seeds, overrides=args.overrides)
+    table = format_table(rows)
+    Path(args.out, "summary.md").write_text(table + "\n")
+    print(table)
+    return 0
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from ssft.report.tables import collect, format_table
+
+    rows = collect(Path(args.root))
+    if not rows:
+        raise SsftError(f"no results.json below {args.root}")
+    print(format_table(rows))
+    return 0
+
+
+def cmd_show_data(args: argparse.Namespace) -> int:
+    from ssft.report.show_data import show_data
+
+    path = show_data(_config(args), Path(args.out), n=args.n)
+    print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import ssft
+
+    p = argparse.ArgumentParser(prog="ssft", description="Semi-supervised fine-tuning of foundation models.")
+    p.add_argument("--version", action="version", version=f"ssft {ssft.__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    f = sub.add_parser("fit", help="train and evaluate one run")
+    _add_config_args(f)
+    f.add_argument("--out", "-o", help="run directory to create")
+    f.add_argument("--resume", metavar="DIR", help="continue an interrupted run from its directory")
+    f.set_defaults(func=cmd_fit)
+
+    e = sub.add_parser("evaluate", help="recompute a run's test accuracy from its saved weights")
+    e.add_argument("--run", required=True)
+    e.add_argument("--device", default="auto")
+    e.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="predict classes for a folder of images or a CSV file")
+    pr.add_argument("--run", required=True)
+    pr.add_argument("--input", required=True, help="folder of images, or CSV with a path or text column")
+    pr.add_argument("--column", help="CSV column holding the inputs")
+    pr.add_argument("--out", required=True, help="CSV to write (input, class, p_<class>...)")
+    pr.add_argument("--device", default="auto")
+    pr.set_defaults(func=cmd_predict)
+
+    d = sub.add_parser("demo", help="offline demo: digits, a random backbone, every method, a table")
+    d.add_argument("--out", default="runs/demo")
+    d.add_argument("--quick", action="store_true", help="fewer steps (for tests)")
+    d.set_defaults(func=cmd_demo)
+
+    for name, fn, text in (
+        ("backbones", cmd_backbones, "list backbone names and presets"),
+        ("datasets", cmd_datasets, "list datasets"),
+        ("methods", cmd_methods, "list training methods"),
+        ("presets", cmd_presets, "list config presets"),
+    ):
+        sub.add_parser(name, help=text).set_defaults(func=fn)
+
+    c = sub.add_parser("config", help="print the resolved config, or the reference of every key")
+    _add_config_args(c)
+    c.add_argument("--reference", action="store_true", help="every key with its default and meaning")
+    c.set_defaults(func=cmd_config)
+
+    x = sub.add_parser("extract", help="run the frozen backbone once and fill the feature cache")
+    _add_config_args(x)
+    x.set_defaults(func=cmd_extract)
+
+    ca = sub.add_parser("cache", help="list or remove cached features")
+    ca.add_argument("action", choices=["ls", "rm"])
+    ca.add_argument("keys", nargs="*", help="keys or key prefixes to remove")
+    ca.add_argument("--dir", help="cache folder (default: $SSFT_CACHE or ~/.cache/ssft)")
+    ca.set_defaults(func=cmd_cache)
+
+    sw = sub.add_parser("sweep", help="a grid of overrides x seeds, one run each, resumable")
+    _add_config_args(sw)
+    sw.add_argument(
+        "--grid",
+        "-g",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="a swept key, e.g. --grid data.labels_per_class=1,4,10 (repeatable)",
+    )
+    sw.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (seed and data.split_seed)")
+    sw.add_argument("--out", "-o", required=True, help="folder holding one run directory per point")
+    sw.set_defaults(func=cmd_sweep)
+
+    tb = sub.add_parser("table", help="mean ± std table of every results.json below a folder")
+    tb.add_argument("root")
+    tb.set_defaults(func=cmd_table)
+
+    s = sub.add_parser("show-data", help="write a grid of samples as the model sees them")
+    _add_config_args(s)
+    s.add_argument("--out", required=True, help="PNG to write")
+    s.add_argument("--n", type=int, default=32, help="number of samples")
+    s.set_defaults(func=cmd_show_data)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SsftError as e:
+        from ssft.train.loop import Interrupted
+
+        print(f"error: {e}" if not isinstance(e, Interrupted) else f"interrupted: {e}", file=sys.stderr)
+        return 130 if isinstance(e, Interrupted) else 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The method contract (STYLE.md §6).
+
+A method owns the model and whatever extra modules its loss needs (alignment heads,
+discriminators with their own optimisers). ``train_step(batch)`` returns
+``{"loss": total, <term>: value, ...}``; the training loop back-propagates ``loss`` and logs every
+key. Batches use stable keys: ``x_lb`` (Features), ``y_lb`` (B,), ``x_ulb`` (Features or None).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ssft.backbones.base import Features
+from ssft.config import MethodConfig, doc, register_method_config
+from ssft.errors import ConfigError
+from ssft.heads.model import SSFTModel
+from ssft.registry import Registry
+
+Batch = dict[str, Any]
+
+
+class Method(nn.Module):
+    """Base class. Subclasses set ``name``, ``config_class``, ``uses_unlabeled``."""
+
+    name: ClassVar[str] = "base"
+    config_class: ClassVar[type[MethodConfig]] = MethodConfig
+    uses_unlabeled: ClassVar[bool] = False
+    #: methods with no gradient training (scikit-learn baselines) set this and implement fit_predict
+    classical: ClassVar[bool] = False
+
+    def __init__(
+        self, cfg: MethodConfig, model: SSFTModel, *, class_counts: np.ndarray, seed: int = 0
+    ) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.model = model
+        self.num_classes = model.num_classes
+        self.seed = seed
+        counts = torch.as_tensor(np.asarray(class_counts, dtype=np.float64), dtype=torch.float32)
+        self.register_buffer("labelled_prior", counts / counts.sum().clamp_min(1.0))
+
+    def label_prior(self, kind: str = "uniform") -> Tensor:
+        """π: uniform, or the labelled class frequencies."""
+        if kind == "uniform":
+            return torch.full((self.num_classes,), 1.0 / self.num_classes, device=self.labelled_prior.device)
+        if kind == "labelled":
+            return self.labelled_prior
+        raise ConfigError(f"unknown prior {kind!r}; known: uniform, labelled")
+
+    def train_step(self, batch: Batch) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def scores(self, feats: Features) -> Tensor:
+        """Class scores (B, K) used for prediction."""
+        return self.model.head(feats).scores
+
+    def probabilities(self, feats: Features) -> Tensor:
+        return self.scores(feats).float().softmax(dim=-1)
+
+    def optimizer_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the main optimiser other than the backbone's: the head and any extra
+        modules of the method; never a discriminator (they have their own optimisers)."""
+        skip = {id(p) for m in self.adversaries() for p in m.parameters()}
+        skip |= {id(p) for p in self.model.backbone.parameters()}
+        return [p for p in self.parameters() if p.requires_grad and id(p) not in skip]
+
+    def adversaries(self) -> list[nn.Module]:
+        return []
+
+
+METHODS: Registry[type[Method]] = Registry("method")
+
+
+def register_method(cls: type[Method]) -> type[Method]:
+    METHODS.register(cls.name, help=(cls.__doc__ or "").strip().split("\n")[0])(cls)
+    register_method_config(cls.name, cls.config_class)
+    return cls
+
+
+@dataclass
+class SupervisedConfig(MethodConfig):
+    label_smoothing: float = doc(0.0, "label smoothing of the cross-entropy")
+
+    def validate(self) -> None:
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError("method.label_smoothing must be in [0, 1)")
+
+
+@register_method
+class Supervised(Method):
+    """Cross-entropy on the labelled set only (the baseline every SSL method must beat)."""
+
+    name = "supervised"
+    config_class = SupervisedConfig
+
+    def train_step(self, batch: Batch) -> dict[str, Tensor]:
+        from ssft.losses import categorical_loss
+
+        out = self.model.head(batch["x_lb"])
+        cfg: SupervisedConfig = self.cfg  # type: ignore[assignment]
+        if cfg.label_smoothing:
+            ce = nn.functional.cross_entropy(
+                out.scores.float(), batch["y_lb"], label_smoothing=cfg.label_smoothing
+            )
+        else:
+            ce = categorical_loss(scores=out.scores, targets=batch["y_lb"])
+        return {"loss": ce, "ce": ce}
+
+
+def build_method(cfg: MethodConfig, model: SSFTModel, *, class_counts: np.ndarray, seed: int) -> Method:
+    return METHODS.get(cfg.name)(cfg, model, class_counts=class_counts, seed=seed)

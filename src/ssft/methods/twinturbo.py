@@ -1,0 +1,177 @@
+"""TwinTURBO (Quétant, Molchanov, Voloshynovskiy, arXiv 2503.07851): a small projector on a
+frozen (or trainable) backbone trained with two mutual-information lower bounds.
+
+Task space, ``I(X;Y) = H(Y) - H(Y|X)``:
+
+* ``cond``: the conditional term on labelled data, one of ``categorical``, ``categorical_twin``,
+  ``binary`` (SigLIP-style, uses the classifier's temperature and bias) or ``infonce``;
+* ``marginal``: ``-Σ_k π_k log q̄_k`` on the batch-averaged posterior of unlabelled data;
+* ``kl``: ``KL(q(ŷ) ‖ p(y))`` between predicted probability vectors and one-hot prior samples,
+  estimated by a discriminator on its own optimiser (:class:`~ssft.heads.discriminator.AdversarialPrior`).
+
+Latent space, ``I(X;Z*)``:
+
+* ``align``: InfoNCE between the projector latent (through a small head) and the stop-gradient
+  backbone latent ``z*`` of the same sample, labelled and unlabelled;
+* ``supcon``: supervised contrastive loss on the labelled latents.
+
+``loss = cond + λ_marg·marginal + λ_kl·kl + λ_align·align + λ_supcon·supcon``; every term with a
+zero weight is skipped, every computed term is logged (see docs/methods/twinturbo.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ssft.backbones.base import Features
+from ssft.config import MethodConfig, choice, doc
+from ssft.errors import ConfigError
+from ssft.heads.classifier import CosineClassifier
+from ssft.heads.discriminator import AdversarialPrior
+from ssft.losses import (
+    alignment_infonce_loss,
+    binary_loss,
+    categorical_loss,
+    categorical_twin_loss,
+    label_infonce_loss,
+    marginal_entropy_loss,
+    supcon_loss,
+)
+from ssft.methods.base import Batch, Method, register_method
+
+
+@dataclass
+class TwinTurboConfig(MethodConfig):
+    conditional: str = choice(
+        "binary", "categorical", "categorical_twin", "binary", "infonce", help="conditional term H(Y|X)"
+    )
+    lambda_marginal: float = doc(1.0, "weight of the marginal cross-entropy (0 = off)")
+    lambda_kl: float = doc(0.1, "weight of the adversarial KL to the label prior (0 = off)")
+    lambda_align: float = doc(0.5, "weight of the latent alignment InfoNCE (0 = off)")
+    lambda_supcon: float = doc(0.5, "weight of the supervised contrastive term (0 = off)")
+    prior: str = choice("uniform", "uniform", "labelled", help="label prior π")
+    kl_generator: str = choice(
+        "density_ratio", "density_ratio", "non_saturating", help="model's side of the KL term"
+    )
+    prior_smoothing: float = doc(0.0, "label smoothing of the one-hot prior samples")
+    disc_hidden: int = doc(128, "discriminator width")
+    disc_depth: int = doc(2, "discriminator layers")
+    disc_lr: float = doc(1e-3, "discriminator learning rate (own AdamW)")
+    disc_steps: int = doc(1, "discriminator updates per model step")
+    temperature: float = doc(0.1, "temperature of the InfoNCE / SupCon terms")
+    align_hidden: int = doc(256, "width of the alignment head z -> z*")
+    ramp: float = doc(0.1, "fraction of the steps over which unlabelled-data weights ramp up from 0")
+
+    def validate(self) -> None:
+        for name in ("lambda_marginal", "lambda_kl", "lambda_align", "lambda_supcon"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"method.{name} must be >= 0")
+        if self.temperature <= 0:
+            raise ConfigError("method.temperature must be > 0")
+        if not 0.0 <= self.ramp < 1.0:
+            raise ConfigError("method.ramp must be in [0, 1)")
+        if self.disc_steps < 1:
+            raise ConfigError("method.disc_steps must be >= 1")
+
+
+@register_method
+class TwinTurbo(Method):
+    """TwinTURBO: task-space and latent-space mutual-information bounds (arXiv 2503.07851)."""
+
+    name = "twinturbo"
+    config_class = TwinTurboConfig
+    uses_unlabeled = True
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        cfg: TwinTurboConfig = self.cfg  # type: ignore[assignment]
+        if cfg.conditional in ("binary", "infonce") and not isinstance(self.model.classifier, CosineClassifier):
+            raise ConfigError(f"method.conditional={cfg.conditional} needs model.classifier=cosine")
+        d = self.model.latent_dim
+        if cfg.lambda_align > 0:
+            self.align_head = nn.Sequential(
+                nn.Linear(d, cfg.align_hidden), nn.GELU(), nn.Linear(cfg.align_hidden, self.model.backbone.dim)
+            )
+        self.prior_kind = cfg.prior
+        if cfg.lambda_kl > 0:
+            self.adversary = AdversarialPrior(
+                self.num_classes,
+                prior="categorical",
+                class_prior=self.label_prior(cfg.prior),
+                smoothing=cfg.prior_smoothing,
+                hidden=cfg.disc_hidden,
+                depth=cfg.disc_depth,
+                lr=cfg.disc_lr,
+                steps=cfg.disc_steps,
+                generator_kind=cfg.kl_generator,
+                seed=self.seed,
+            )
+
+    def adversaries(self) -> list[nn.Module]:
+        return [self.adversary] if hasattr(self, "adversary") else []
+
+    def conditional(self, scores: Tensor, z: Tensor, y: Tensor) -> dict[str, Tensor]:
+        cfg: TwinTurboConfig = self.cfg  # type: ignore[assignment]
+        if cfg.conditional == "categorical":
+            return {"cond": categorical_loss(scores=scores, targets=y)}
+        if cfg.conditional == "categorical_twin":
+            parts = categorical_twin_loss(scores=scores, targets=y)
+            return {
+                "cond": parts["loss"],
+                "cond_samples_to_classes": parts["samples_to_classes"].detach(),
+                "cond_classes_to_samples": parts["classes_to_samples"].detach(),
+            }
+        if cfg.conditional == "binary":
+            return {"cond": binary_loss(scores=scores, targets=y)}
+        weight = self.model.classifier.weight
+        return {
+            "cond": label_infonce_loss(
+                embeddings=z, class_embeddings=weight, targets=y, temperature=cfg.temperature
+            )
+        }
+
+    def train_step(self, batch: Batch) -> dict[str, Tensor]:
+        cfg: TwinTurboConfig = self.cfg  # type: ignore[assignment]
+        x_lb: Features = batch["x_lb"]
+        y: Tensor = batch["y_lb"]
+        x_ulb: Features | None = batch.get("x_ulb")
+        n_lb = len(x_lb)
+        feats = x_lb if x_ulb is None else Features.cat([x_lb, x_ulb])
+        out = self.model.head(feats)  # one pass over both streams
+        s_lb, z_lb = out.scores[:n_lb], out.z[:n_lb]
+
+        terms = self.conditional(s_lb, z_lb, y)
+        loss = terms["cond"]
+        ramp = self._ramp(batch)
+        if x_ulb is not None:
+            q_ulb = out.scores[n_lb:].float().softmax(dim=-1)
+            if cfg.lambda_marginal > 0:
+                terms["marginal"] = marginal_entropy_loss(probs=q_ulb, prior=self.label_prior(cfg.prior))
+                loss = loss + ramp * cfg.lambda_marginal * terms["marginal"]
+            if cfg.lambda_kl > 0 and self.training:
+                d = self.adversary.discriminator_step(q_ulb)
+                terms["kl"] = self.adversary.generator_loss(q_ulb)
+                terms["d_loss"] = torch.tensor(d["d_loss"])
+                terms["d_acc"] = torch.tensor(d["d_acc"])
+                loss = loss + ramp * cfg.lambda_kl * terms["kl"]
+        if cfg.lambda_align > 0:
+            terms["align"] = alignment_infonce_loss(
+                z=self.align_head(out.z), target=out.pooled, temperature=cfg.temperature
+            )
+            loss = loss + cfg.lambda_align * terms["align"]
+        if cfg.lambda_supcon > 0:
+            terms["supcon"] = supcon_loss(embeddings=z_lb, targets=y, temperature=cfg.temperature)
+            loss = loss + cfg.lambda_supcon * terms["supcon"]
+        terms["loss"] = loss
+        terms["ramp"] = torch.tensor(ramp)
+        return terms
+
+    def _ramp(self, batch: Batch) -> float:
+        cfg: TwinTurboConfig = self.cfg  # type: ignore[assignment]
+        total = int(batch.get("total_steps", 0) or 0)
+        if not cfg.ramp or not total:
+            return 1.0
+        return min(1.0, (int(batch.get("step", 0)) + 1) / (cfg.ramp * total))

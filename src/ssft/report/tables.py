@@ -1,0 +1,57 @@
+"""Result tables: rows of ``results.json`` grouped into mean ± std per setting (PROTOCOL.md)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_GROUP = ("dataset", "backbone", "frozen", "method", "labels_per_class")
+
+
+def collect(root: Path) -> list[dict[str, Any]]:
+    """Every ``results.json`` below ``root``."""
+    return [json.loads(p.read_text()) for p in sorted(Path(root).rglob("results.json"))]
+
+
+def summarize(
+    rows: Iterable[dict[str, Any]], group: Sequence[str] = DEFAULT_GROUP, metric: str = "test_accuracy"
+) -> list[dict[str, Any]]:
+    """One line per group: mean and sample std of ``metric`` over seeds, and the count."""
+    groups: dict[tuple[Any, ...], list[float]] = defaultdict(list)
+    seconds: dict[tuple[Any, ...], list[float]] = defaultdict(list)
+    for r in rows:
+        key = tuple(r.get(g) for g in group)
+        groups[key].append(float(r[metric]))
+        seconds[key].append(float(r.get("train_seconds", 0.0)) + float(r.get("extract_seconds", 0.0)))
+    out = []
+    for key, vals in groups.items():
+        a = np.asarray(vals) * 100.0
+        out.append(
+            {
+                **dict(zip(group, key, strict=True)),
+                "mean": float(a.mean()),
+                "std": float(a.std(ddof=1)) if a.size > 1 else 0.0,
+                "n": int(a.size),
+                "seconds": float(np.mean(seconds[key])),
+            }
+        )
+    return out
+
+
+def format_table(rows: Iterable[dict[str, Any]], group: Sequence[str] = DEFAULT_GROUP) -> str:
+    """A Markdown table of accuracy (%) mean ± std over seeds."""
+    lines = summarize(rows, group)
+    head = [*group, "accuracy % (mean ± std)", "seeds", "seconds/run"]
+    md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for ln in lines:
+        md.append(
+            "| "
+            + " | ".join(str(ln[g]) for g in group)
+            + f" | {ln['mean']:.1f} ± {ln['std']:.1f} | {ln['n']} | {ln['seconds']:.1f} |"
+        )
+    return "\n".join(md)

@@ -1,0 +1,34 @@
+"""``ssft extract``: fill the feature cache for a config without training."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ssft.config import Config
+from ssft.errors import ConfigError
+
+
+def extract_for_config(cfg: Config) -> dict[str, Any]:
+    """Run the frozen backbone once over every item the config's run needs (train pool + test)."""
+    from ssft.backbones import build_backbone
+    from ssft.data import load_dataset
+    from ssft.data.splits import make_split
+    from ssft.train.loop import build_sources, resolve_device
+
+    if not cfg.backbone.frozen:
+        raise ConfigError("ssft extract caches a frozen backbone's features; set backbone.frozen=true")
+    if not cfg.cache.enabled:
+        raise ConfigError("cache.enabled=false: nothing to extract")
+    dataset = load_dataset(cfg.data)
+    split = make_split(dataset, cfg.data)
+    device = resolve_device(cfg.train.device)
+    backbone = build_backbone(cfg.backbone).freeze().to(device)
+    _, _, stats = build_sources(cfg, dataset, split, backbone, device)
+    return {
+        "backbone": cfg.backbone.name,
+        "dataset": cfg.data.name,
+        "items": int(split.labeled.size + split.validation.size + split.unlabeled.size + split.test.size),
+        "forward_passes": stats["forward_passes"],
+        "extract_seconds": round(stats["extract_seconds"], 3),
+        "cache": stats["cache"],
+    }

@@ -1,0 +1,555 @@
+"""``fit``: the whole run, top to bottom.
+
+1. resolve the run directory (fresh, or ``resume``), write ``config.yaml``;
+2. load the dataset, draw the split, write ``split.json``;
+3. build the backbone; with a frozen backbone, extract its features once into the cache;
+4. build model and method; train with AdamW + warm-up/cosine, gradient clipping, autocast on GPU;
+   log every term; checkpoint atomically (also on SIGTERM/SIGINT);
+5. evaluate on the test part (last checkpoint; validation-selected too when a validation set is
+   configured), write ``model.safetensors`` and ``results.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import resource
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from ssft.backbones.base import Backbone, Features
+from ssft.config import Config, dump_yaml, from_dict
+from ssft.data.base import Dataset
+from ssft.data.splits import Split, make_split
+from ssft.errors import ConfigError, DataError, SsftError, TrainingError
+from ssft.heads.model import SSFTModel
+from ssft.methods import Method, build_method
+from ssft.train.run_dir import MetricsLog, atomic_write_bytes, atomic_write_text, provenance, write_json
+from ssft.train.streams import CachedSource, FeatureSource, IndexStream, LiveSource, SubsetInputs
+
+
+class Interrupted(SsftError):
+    """Training stopped on SIGTERM/SIGINT after writing a checkpoint."""
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    results: dict[str, Any]
+
+    @property
+    def test_accuracy(self) -> float:
+        return float(self.results["test_accuracy"])
+
+    def load(self) -> Any:
+        from ssft.api import load_run
+
+        return load_run(self.run_dir)
+
+
+# ------------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(
+            f"train.device={name!r} is not a device; use auto, cpu, cuda, cuda:N or mps"
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device asks for CUDA but no GPU is visible; use train.device=cpu or auto")
+    return dev
+
+
+def autocast_for(device: torch.device, precision: str) -> Any:
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return nullcontext()
+    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def warmup_cosine(total: int, warmup: float) -> Any:
+    w = int(round(warmup * total))
+
+    def factor(step: int) -> float:
+        if step < w:
+            return (step + 1) / w
+        progress = (step - w) / max(1, total - w)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def peak_memory_mb(device: torch.device) -> dict[str, float]:
+    out = {"peak_host_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+    if device.type == "cuda":
+        out["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return out
+
+
+@contextmanager
+def stop_signals() -> Iterator[dict[str, bool]]:
+    """Turn SIGTERM/SIGINT into a flag the loop checks after each step (main thread only)."""
+    flag = {"stop": False}
+
+    def handler(signum: int, frame: Any) -> None:
+        flag["stop"] = True
+
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield flag
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+# ------------------------------------------------------------------------------------------------
+# Run directory
+
+
+def prepare_run_dir(cfg: Config | None, out: str | Path, resume: bool) -> tuple[Config, Path]:
+    run = Path(out)
+    if resume:
+        path = run / "config.yaml"
+        if not path.is_file():
+            raise ConfigError(f"cannot resume: {path} does not exist (is {run} a run directory?)")
+        data = yaml.safe_load(path.read_text())
+        data.pop("provenance", None)
+        return from_dict(data), run
+    assert cfg is not None
+    if (run / "results.json").exists() or (run / "checkpoint.pt").exists():
+        raise ConfigError(f"{run} already holds a run; pass --resume to continue it, or choose another --out")
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run / "config.yaml", dump_yaml(cfg, extra={"provenance": provenance()}))
+    return cfg, run
+
+
+# ------------------------------------------------------------------------------------------------
+# Data and features
+
+
+def build_sources(
+    cfg: Config,
+    dataset: Dataset,
+    split: Split,
+    backbone: Backbone,
+    device: torch.device,
+) -> tuple[FeatureSource, FeatureSource, dict[str, Any]]:
+    """Feature sources for the train part and the test part, plus extraction stats."""
+    stats: dict[str, Any] = {"extract_seconds": 0.0, "forward_passes": 0, "cache": None}
+    test_part = dataset.train if split.test_source == "train" else dataset.test
+    assert test_part is not None
+    train_idx = np.unique(np.concatenate([split.labeled, split.validation, split.unlabeled]))
+    frozen = cfg.backbone.frozen
+    if not (frozen and cfg.cache.enabled):
+        return (
+            LiveSource(backbone, dataset.train.inputs, device, grad=not frozen),
+            LiveSource(backbone, test_part.inputs, device, grad=False),
+            stats,
+        )
+
+    from ssft.features import FeatureStore, cache_key, default_cache_dir
+
+    root = Path(cfg.cache.dir) if cfg.cache.dir else default_cache_dir()
+    fp = backbone.fingerprint()
+    sources = []
+    t0 = time.perf_counter()
+    for part_name, part, idx in (
+        ("train", dataset.train, train_idx),
+        ("test" if split.test_source == "test" else "train", test_part, split.test),
+    ):
+        idx_hash = _hash_indices(idx)
+        key = cache_key(
+            backbone_fingerprint=fp,
+            dataset_identity=f"{dataset.identity()}:{part_name}:{idx_hash}",
+            part=part_name,
+            store=cfg.cache.store,
+            grid=cfg.cache.grid,
+            view=0,
+            max_length=cfg.backbone.max_length if backbone.modality == "text" else None,
+        )
+        store = FeatureStore.build(
+            backbone=backbone,
+            inputs=SubsetInputs(part.inputs, idx),
+            key=key,
+            root=root,
+            store=cfg.cache.store,
+            grid=cfg.cache.grid,
+            batch_size=cfg.cache.batch_size,
+            device=device,
+            num_workers=cfg.train.num_workers,
+            progress=cfg.train.progress,
+            meta={"backbone": backbone.name, "dataset": dataset.name, "part": part_name, "items": len(idx)},
+            compile=cfg.train.compile,
+        )
+        stats["forward_passes"] += store.forward_passes
+        want = cfg.cache.device_resident
+        if device.type == "cuda" and (want == "yes" or (want == "auto" and store.fits_on(device))):
+            store = store.to(device)
+        sources.append(CachedSource(store, idx, len(part), device))
+    stats["extract_seconds"] = time.perf_counter() - t0
+    stats["cache"] = str(root)
+    return sources[0], sources[1], stats
+
+
+def _hash_indices(idx: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(idx, dtype=np.int64).tobytes()).hexdigest()[:12]
+
+
+@torch.no_grad()
+def predict(
+    method: Method,
+    source: FeatureSource,
+    idx: np.ndarray,
+    batch_size: int,
+    device: torch.device,
+    precision: str = "auto",
+) -> np.ndarray:
+    """Class probabilities (n, K) for items ``idx`` of a source."""
+    was = method.training
+    method.eval()
+    out = []
+    for start in range(0, len(idx), batch_size):
+        feats = source.get(idx[start : start + batch_size])
+        with autocast_for(device, precision):
+            probs = method.probabilities(feats)
+        out.append(probs.float().cpu())
+    method.train(was)
+    return torch.cat(out).numpy() if out else np.zeros((0, method.num_classes))
+
+
+def pooled_features(source: FeatureSource, idx: np.ndarray, batch_size: int) -> np.ndarray:
+    with torch.no_grad():
+        parts = [
+            source.get(idx[s : s + batch_size]).pooled.float().cpu() for s in range(0, len(idx), batch_size)
+        ]
+    return torch.cat(parts).numpy() if parts else np.zeros((0, 0), dtype=np.float32)
+
+
+# ------------------------------------------------------------------------------------------------
+# fit
+
+
+def fit(cfg: Config | None, out: str | Path, *, resume: bool = False) -> RunResult:
+    """Train and evaluate one run; see the module docstring. Returns the results and the run dir."""
+    cfg, run = prepare_run_dir(cfg, out, resume)
+    from ssft.backbones import build_backbone
+    from ssft.data import load_dataset
+
+    t_start = time.perf_counter()
+    dataset = load_dataset(cfg.data)
+    split = make_split(dataset, cfg.data)
+    if resume and (run / "split.json").exists():
+        saved = Split.load(run / "split.json")
+        if not np.array_equal(saved.labeled, split.labeled) or not np.array_equal(saved.test, split.test):
+            raise DataError(
+                f"the data changed since {run} was started: the split no longer matches split.json"
+            )
+    split.save(run / "split.json")
+    bad = dataset.extra.get("bad_files")
+    if bad:
+        atomic_write_text(run / "bad_files.txt", "".join(f"{p}\t{why}\n" for p, why in bad))
+
+    device = resolve_device(cfg.train.device)
+    torch.manual_seed(cfg.seed)
+    backbone = build_backbone(cfg.backbone)
+    if cfg.backbone.frozen:
+        backbone.freeze()
+    else:
+        backbone.unfreeze_last(cfg.backbone.train_blocks)
+    backbone.to(device)
+    if not cfg.backbone.frozen and cfg.train.compile:
+        backbone.encode = torch.compile(backbone.encode)  # type: ignore[method-assign]
+
+    train_src, test_src, stats = build_sources(cfg, dataset, split, backbone, device)
+    labels = dataset.train.labels
+    test_labels = (dataset.train if split.test_source == "train" else dataset.test).labels  # type: ignore[union-attr]
+
+    torch.manual_seed(cfg.seed)  # head init does not depend on what extraction consumed
+    model = SSFTModel(backbone, cfg.model, dataset.num_classes).to(device)
+    counts = np.bincount(labels[split.labeled], minlength=dataset.num_classes)
+    method = build_method(cfg.method, model, class_counts=counts, seed=cfg.seed).to(device)
+    if method.uses_unlabeled and split.unlabeled.size == 0:
+        raise DataError(
+            f"method {cfg.method.name} learns from unlabelled data but the unlabelled set is empty; "
+            "use more data, a smaller data.labels_per_class, or method.name=supervised"
+        )
+
+    t_train = time.perf_counter()
+    log = MetricsLog(run / "metrics.jsonl")
+    extra: dict[str, Any] = {}
+    best_state = None
+    if method.classical:
+        bs = cfg.cache.batch_size
+        method.fit(  # type: ignore[attr-defined]
+            pooled_features(train_src, split.labeled, bs),
+            labels[split.labeled],
+            pooled_features(train_src, split.unlabeled, bs) if method.uses_unlabeled else np.zeros((0, 1)),
+        )
+        steps_done = 0
+    else:
+        steps_done, extra, best_state = train_loop(
+            cfg, run, method, split, labels, train_src, device, log, resume
+        )
+    train_seconds = time.perf_counter() - t_train + extra.pop("previous_train_seconds", 0.0)
+
+    probs = predict(method, test_src, split.test, cfg.cache.batch_size, device, cfg.train.precision)
+    y_test = test_labels[split.test]
+    acc = float((probs.argmax(1) == y_test).mean())
+    if best_state is not None:
+        # The validation-selected model (PROTOCOL.md): chosen on validation labels, never on test.
+        last = copy.deepcopy(method.state_dict())
+        method.load_state_dict(best_state)
+        p_sel = predict(method, test_src, split.test, cfg.cache.batch_size, device, cfg.train.precision)
+        extra["val_selected_test_accuracy"] = float((p_sel.argmax(1) == y_test).mean())
+        method.load_state_dict(last)
+    results: dict[str, Any] = {
+        "test_accuracy": acc,
+        "test_error": 1.0 - acc,
+        "dataset": cfg.data.name,
+        "method": cfg.method.name,
+        "backbone": cfg.backbone.name,
+        "backbone_revision": cfg.backbone.revision,
+        "frozen": cfg.backbone.frozen,
+        "labels_per_class": cfg.data.labels_per_class,
+        "num_labeled": int(split.labeled.size),
+        "num_validation": int(split.validation.size),
+        "num_unlabeled": int(split.unlabeled.size),
+        "num_test": int(split.test.size),
+        "seed": cfg.seed,
+        "split_seed": cfg.data.split_seed,
+        "steps": steps_done,
+        "extract_seconds": stats["extract_seconds"],
+        "train_seconds": train_seconds,
+        "total_seconds": time.perf_counter() - t_start,
+        "backbone_forward_passes_extraction": stats["forward_passes"],
+        "per_class_accuracy": [
+            float((probs.argmax(1)[y_test == c] == c).mean()) if (y_test == c).any() else None
+            for c in range(dataset.num_classes)
+        ],
+        "classes": dataset.classes,
+        **extra,
+        **peak_memory_mb(device),
+        **provenance(),
+    }
+    save_weights(method, run / "model.safetensors")
+    write_json(run / "results.json", results)
+    return RunResult(run, results)
+
+
+def save_weights(method: Method, path: Path) -> None:
+    from safetensors.torch import save
+
+    frozen_backbone = not any(p.requires_grad for p in method.model.backbone.parameters())
+    tensors = {}
+    for k, v in method.state_dict().items():
+        if not isinstance(v, torch.Tensor):
+            continue
+        if frozen_backbone and k.startswith("model.backbone."):
+            continue  # rebuilt from backbone.name; saving it would only copy the pretrained weights
+        tensors[k] = v.detach().cpu().contiguous()
+    if hasattr(method, "state_arrays"):
+        tensors.update(method.state_arrays())
+    # safetensors refuses tensors that share memory; clone them apart.
+    seen: set[int] = set()
+    for k, v in tensors.items():
+        if v.data_ptr() in seen and v.numel():
+            tensors[k] = v.clone()
+        seen.add(tensors[k].data_ptr())
+    atomic_write_bytes(path, save(tensors, metadata={"format": "ssft"}))
+
+
+def train_loop(
+    cfg: Config,
+    run: Path,
+    method: Method,
+    split: Split,
+    labels: np.ndarray,
+    source: FeatureSource,
+    device: torch.device,
+    log: MetricsLog,
+    resume: bool,
+) -> tuple[int, dict[str, Any], dict[str, Any] | None]:
+    """The gradient loop. Returns (steps, extra result fields, validation-selected state or None)."""
+    tc = cfg.train
+    n_pool = split.labeled.size + split.unlabeled.size
+    ulb_batch = tc.batch_size * tc.unlabeled_ratio
+    steps_per_epoch = max(1, math.ceil(n_pool / ulb_batch))
+    total = tc.steps or tc.epochs * steps_per_epoch
+
+    head_params = method.optimizer_parameters()
+    groups = [{"params": head_params, "lr": tc.lr, "name": "head"}]
+    bb = method.model.backbone_parameters()
+    if bb:
+        groups.append({"params": bb, "lr": tc.backbone_lr, "name": "backbone"})
+    opt = torch.optim.AdamW(groups, lr=tc.lr, weight_decay=tc.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(total, tc.warmup))
+    lb_stream = IndexStream(split.labeled.size, tc.batch_size, cfg.seed * 1000 + 1)
+    ulb_stream = (
+        IndexStream(split.unlabeled.size, ulb_batch, cfg.seed * 1000 + 2)
+        if method.uses_unlabeled and split.unlabeled.size
+        else None
+    )
+    scaler = torch.amp.GradScaler(enabled=device.type == "cuda" and tc.precision == "fp16")
+
+    ckpt_path = run / "checkpoint.pt"
+    start, prev_seconds = 0, 0.0
+    best: dict[str, Any] = {"val_accuracy": -1.0, "state": None, "step": None}
+    if resume and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path)
+        method.load_state_dict(state["method"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        lb_stream.load_state_dict(state["lb_stream"])
+        if ulb_stream is not None:
+            ulb_stream.load_state_dict(state["ulb_stream"])
+        torch.set_rng_state(state["rng"])
+        start, prev_seconds = int(state["step"]), float(state["train_seconds"])
+        best["val_accuracy"] = float(state.get("best_val_accuracy", -1.0))
+        if "best_state" in state:
+            best["state"], best["step"] = state["best_state"], int(state["best_step"])
+    log.truncate_after(start)
+
+    def checkpoint(step: int, seconds: float) -> None:
+        state = {
+            "step": step,
+            "train_seconds": seconds,
+            "method": method.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "lb_stream": lb_stream.state_dict(),
+            "rng": torch.get_rng_state(),
+            "best_val_accuracy": best["val_accuracy"],
+        }
+        if ulb_stream is not None:
+            state["ulb_stream"] = ulb_stream.state_dict()
+        if best["state"] is not None:
+            state["best_state"], state["best_step"] = best["state"], best["step"]
+        import io
+
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        atomic_write_bytes(ckpt_path, buf.getvalue())
+
+    def validate(step: int) -> None:
+        if split.validation.size == 0:
+            return
+        probs = predict(method, source, split.validation, cfg.cache.batch_size, device, tc.precision)
+        acc = float((probs.argmax(1) == labels[split.validation]).mean())
+        log.write({"step": step, "val_accuracy": acc})
+        if acc > best["val_accuracy"]:
+            best.update(val_accuracy=acc, step=step, state=copy.deepcopy(method.state_dict()))
+
+    method.train()
+    t0 = time.perf_counter()
+    eval_steps = tc.eval_every * steps_per_epoch if tc.eval_every else 0
+    bar = tqdm(total=total, initial=start, disable=not tc.progress, desc=f"{cfg.method.name}", unit="step")
+    sums: dict[str, float] = {}
+    with stop_signals() as flag:
+        for step in range(start, total):
+            lb = lb_stream.next()
+            batch: dict[str, Any] = {
+                "x_lb": source.get(split.labeled[lb]),
+                "y_lb": torch.as_tensor(labels[split.labeled[lb]], device=device),
+                "x_ulb": None,
+                "step": step,
+                "total_steps": total,
+            }
+            if ulb_stream is not None:
+                batch["x_ulb"] = source.get(split.unlabeled[ulb_stream.next()])
+            with autocast_for(device, tc.precision):
+                terms = method.train_step(batch)
+            loss = terms["loss"]
+            for name, value in terms.items():
+                v = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+                if not math.isfinite(v):
+                    where = (
+                        f"the last good checkpoint is {ckpt_path}"
+                        if ckpt_path.exists()
+                        else "no checkpoint yet"
+                    )
+                    raise TrainingError(
+                        f"step {step}: loss term {name!r} is {v}; training stopped ({where}). "
+                        "Lower train.lr, check the data for NaN/inf, or disable that term"
+                    )
+                sums[name] = sums.get(name, 0.0) + v
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if tc.grad_clip:
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], tc.grad_clip)
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            bar.update(1)
+            done = step + 1
+            if done % tc.log_every == 0 or done == total:
+                n = (
+                    tc.log_every
+                    if done % tc.log_every == 0
+                    else (done - start) % tc.log_every or tc.log_every
+                )
+                record = {"step": done, "epoch": done / steps_per_epoch, "lr": sched.get_last_lr()[0]}
+                record.update({k: v / n for k, v in sums.items()})
+                log.write(record)
+                bar.set_postfix(loss=f"{record['loss']:.4f}")
+                sums = {}
+            if eval_steps and done % eval_steps == 0 and done != total:
+                validate(done)
+            if (tc.checkpoint_every and done % tc.checkpoint_every == 0) or flag["stop"]:
+                checkpoint(done, prev_seconds + time.perf_counter() - t0)
+            if flag["stop"] and done != total:
+                bar.close()
+                raise Interrupted(f"stopped at step {done}/{total}; resume with: ssft fit --resume {run}")
+    bar.close()
+    validate(total)
+    seconds = prev_seconds + time.perf_counter() - t0
+    checkpoint(total, seconds)
+    extra: dict[str, Any] = {"previous_train_seconds": prev_seconds, "steps_per_epoch": steps_per_epoch}
+    if best["state"] is not None:
+        extra["val_accuracy"] = best["val_accuracy"]
+        extra["val_selected_step"] = best["step"]
+    return total, extra, best["state"]
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a training checkpoint with ``weights_only=True`` (no arbitrary code)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a torn or corrupt file: refuse it, never half-load
+        raise TrainingError(
+            f"checkpoint {path} is unreadable ({type(e).__name__}); delete it to restart"
+        ) from None
+
+
+def encode_raw(backbone: Backbone, raw: list[Any], device: torch.device, batch_size: int) -> Features:
+    """Backbone features of raw inputs, batched, without gradients (prediction on new data)."""
+    parts = []
+    with torch.inference_mode():
+        for s in range(0, len(raw), batch_size):
+            inputs = {k: v.to(device) for k, v in backbone.prepare(raw[s : s + batch_size]).items()}
+            parts.append(backbone.encode(inputs).to("cpu", torch.float32))
+    return Features.cat(parts)

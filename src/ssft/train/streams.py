@@ -1,0 +1,99 @@
+"""Seeded, resumable index streams and feature sources for the training loop."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ssft.backbones.base import Backbone, Features
+
+
+class IndexStream:
+    """An endless stream of batches of positions ``0..n-1``: a new seeded permutation per cycle.
+
+    When ``batch > n`` (1 label per class, batch 64) one batch spans several permutations, so each
+    item appears equally often. ``state_dict`` captures the generator and the position, so a
+    resumed run draws exactly the batches an uninterrupted one would.
+    """
+
+    def __init__(self, n: int, batch: int, seed: int) -> None:
+        if n <= 0:
+            raise ValueError("IndexStream needs n >= 1")
+        self.n, self.batch = n, batch
+        self.gen = torch.Generator().manual_seed(seed)
+        self.perm = torch.randperm(n, generator=self.gen)
+        self.pos = 0
+
+    def next(self) -> np.ndarray:
+        out = []
+        need = self.batch
+        while need:
+            if self.pos == self.n:
+                self.perm = torch.randperm(self.n, generator=self.gen)
+                self.pos = 0
+            take = min(need, self.n - self.pos)
+            out.append(self.perm[self.pos : self.pos + take])
+            self.pos += take
+            need -= take
+        return torch.cat(out).numpy()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"gen": self.gen.get_state(), "perm": self.perm.clone(), "pos": self.pos}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.gen.set_state(state["gen"])
+        self.perm = state["perm"].clone()
+        self.pos = int(state["pos"])
+
+
+class SubsetInputs:
+    """A view of some items of a random-access input collection (what one run needs)."""
+
+    def __init__(self, inputs: Any, indices: np.ndarray) -> None:
+        self.inputs, self.indices = inputs, np.asarray(indices, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self.indices.size)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.inputs[int(self.indices[i])]
+
+
+class FeatureSource:
+    """Features for items of one part of a dataset, by the part's own indices."""
+
+    def get(self, idx: np.ndarray) -> Features:
+        raise NotImplementedError
+
+
+class CachedSource(FeatureSource):
+    """Rows of a :class:`~ssft.features.FeatureStore` built over ``SubsetInputs(part, indices)``."""
+
+    def __init__(self, store: Any, indices: np.ndarray, part_size: int, device: torch.device) -> None:
+        self.store, self.device = store, device
+        self.row = np.full(part_size, -1, dtype=np.int64)
+        self.row[np.asarray(indices, dtype=np.int64)] = np.arange(len(indices))
+
+    def get(self, idx: np.ndarray) -> Features:
+        rows = self.row[np.asarray(idx, dtype=np.int64)]
+        if (rows < 0).any():
+            raise IndexError("item not in the feature cache of this run")
+        feats = self.store.get(torch.from_numpy(rows))
+        return feats.to(self.device, torch.float32)
+
+
+class LiveSource(FeatureSource):
+    """Runs the backbone on raw inputs at every call (trainable backbone, or cache disabled)."""
+
+    def __init__(self, backbone: Backbone, inputs: Sequence[Any], device: torch.device, grad: bool) -> None:
+        self.backbone, self.inputs, self.device, self.grad = backbone, inputs, device, grad
+
+    def get(self, idx: np.ndarray) -> Features:
+        raw = [self.inputs[int(i)] for i in idx]
+        prepared = {k: v.to(self.device, non_blocking=True) for k, v in self.backbone.prepare(raw).items()}
+        with torch.set_grad_enabled(self.grad and torch.is_grad_enabled()):
+            feats = self.backbone.encode(prepared)
+        return feats.to(self.device, torch.float32)
