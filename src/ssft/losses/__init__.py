@@ -1,1 +1,34 @@
+"""Every loss term of every method, one term per file (STYLE.md), each a pure function of tensors.
 
+All functions take keyword arguments and return a scalar (or a dict of scalars when a term has
+parts worth logging). Batch-level terms gather over ranks under DDP (:mod:`ssft.distributed`).
+"""
+
+from ssft.losses.adversarial import (
+    discriminator_loss,
+    generator_loss,
+    sample_categorical_prior,
+    sample_gaussian_prior,
+)
+from ssft.losses.alignment import alignment_infonce_loss
+from ssft.losses.binary import binary_loss
+from ssft.losses.categorical import categorical_loss, categorical_twin_loss
+from ssft.losses.label_infonce import label_infonce_loss
+from ssft.losses.marginal import marginal_entropy_loss
+from ssft.losses.reconstruction import reconstruction_loss
+from ssft.losses.supcon import supcon_loss
+
+__all__ = [
+    "alignment_infonce_loss",
+    "binary_loss",
+    "categorical_loss",
+    "categorical_twin_loss",
+    "discriminator_loss",
+    "generator_loss",
+    "label_infonce_loss",
+    "marginal_entropy_loss",
+    "reconstruction_loss",
+    "sample_categorical_prior",
+    "sample_gaussian_prior",
+    "supcon_loss",
+]
