@@ -5,5 +5,6 @@ from ssft.methods.base import METHODS, Batch, Method, build_method, register_met
 # Each import registers one or more methods.
 from ssft.methods import baselines  # noqa: E402,F401  isort: skip
 from ssft.methods import twinturbo  # noqa: E402,F401  isort: skip
+from ssft.methods import content_style  # noqa: E402,F401  isort: skip
 
 __all__ = ["METHODS", "Batch", "Method", "build_method", "register_method"]
