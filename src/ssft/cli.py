@@ -200,8 +200,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from ssft.report.tables import format_table
     from ssft.train.sweep import parse_grid, sweep
 
+    from ssft.config import preset_grid
+
     seeds = [int(s) for s in args.seeds.split(",")]
-    rows = sweep(args.config, args.out, grid=parse_grid(args.grid), seeds=seeds, overrides=args.overrides)
+    grid = {**preset_grid(args.config), **parse_grid(args.grid)}
+    if not grid:
+        raise SsftError("ssft sweep needs --grid KEY=V1,V2 (or a preset with a grid: section)")
+    rows = sweep(args.config, args.out, grid=grid, seeds=seeds, overrides=args.overrides)
     table = format_table(rows)
     Path(args.out, "summary.md").write_text(table + "\n")
     print(table)

@@ -134,7 +134,7 @@ class Config:
 _METHOD_CONFIGS: dict[str, type[MethodConfig]] = {}
 
 #: Top-level keys that describe a config file rather than configure a run.
-META_KEYS = ("description", "provenance")
+META_KEYS = ("description", "provenance", "grid")
 
 
 def register_method_config(name: str, cls: type[MethodConfig] = MethodConfig) -> None:
@@ -308,6 +308,17 @@ def load_source(source: str | Path) -> dict[str, Any]:
     return data
 
 
+def preset_grid(source: str | Path | None) -> dict[str, list[str]]:
+    """The ``grid:`` of a preset (key -> values), the default grid of ``ssft sweep``."""
+    if source is None:
+        return {}
+    grid = load_source(source).get("grid") or {}
+    if not isinstance(grid, dict):
+        raise ConfigError(f"{source}: grid must map keys to lists of values")
+    return {str(k): [str(v).lower() if isinstance(v, bool) else str(v) for v in (vs if isinstance(vs, list) else [vs])]
+            for k, vs in grid.items()}
+
+
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in over.items():
@@ -344,8 +355,16 @@ def parse_override(text: str) -> dict[str, Any]:
 def load_config(source: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Defaults, then the preset or YAML file ``source``, then each ``key=value`` override."""
     data: dict[str, Any] = load_source(source) if source else {}
-    for text in overrides or []:
-        data = merge(data, parse_override(text))
+    parsed = [parse_override(text) for text in overrides or []]
+    new_method = next((p["method"]["name"] for p in reversed(parsed) if "name" in p.get("method", {})), None)
+    base_method = (data.get("method") or {}).get("name", MethodConfig.name)
+    if new_method is not None and new_method != base_method and isinstance(data.get("method"), dict):
+        # An override switched the method (a sweep over method.name): the file's keys that belong
+        # to the old method do not apply to the new one. Keys given on the command line still must.
+        known = {f.name for f in dataclasses.fields(method_config_class(str(new_method)))}
+        data = {**data, "method": {k: v for k, v in data["method"].items() if k in known}}
+    for over in parsed:
+        data = merge(data, over)
     return from_dict(data)
 
 
