@@ -224,7 +224,10 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
 def from_dict(data: dict[str, Any]) -> Config:
     """Build a :class:`Config` from a nested mapping, checking every key and type."""
     data = {k: v for k, v in (data or {}).items() if k not in META_KEYS}
-    method = dict(data.pop("method", None) or {})
+    method = data.pop("method", None) or {}
+    if not isinstance(method, dict):
+        raise ConfigError(f"method must be a mapping of method keys, got {method!r}")
+    method = dict(method)
     name = method.get("name", MethodConfig.name)
     if not isinstance(name, str):
         raise ConfigError(f"method.name must be a string, got {name!r}")

@@ -269,6 +269,11 @@ def fit(cfg: Config | None, out: str | Path, *, resume: bool = False) -> RunResu
                 f"the data changed since {run} was started: the split no longer matches split.json"
             )
     split.save(run / "split.json")
+    from ssft.data.checks import duplicates_between_labeled_and_test
+
+    dups = duplicates_between_labeled_and_test(dataset, split)
+    if dups:
+        write_json(run / "duplicates.json", {"labeled_test_pairs": dups})
     bad = dataset.extra.get("bad_files")
     if bad:
         atomic_write_text(run / "bad_files.txt", "".join(f"{p}\t{why}\n" for p, why in bad))
