@@ -85,12 +85,24 @@ class Run:
         if not raw:
             return Prediction(np.zeros(0, dtype=np.int64), np.zeros((0, len(self.classes))), self.classes)
         feats = encode_raw(backbone, raw, self.device, batch_size)
+        if self.cfg.backbone.frozen and self.cfg.cache.enabled:
+            # The head was trained on cached features: give it the same (float16, reduced) view.
+            from ssft.features import as_cached
+
+            feats = as_cached(
+                feats,
+                store=self.cfg.cache.store,
+                grid=self.cfg.cache.grid,
+                num_prefix_tokens=backbone.num_prefix_tokens,
+            )
         self.method.eval()
         with torch.no_grad():
             probs = []
             for s in range(0, len(feats), batch_size):
                 probs.append(
-                    self.method.probabilities(feats.index(slice(s, s + batch_size)).to(self.device)).cpu()
+                    self.method.probabilities(
+                        feats.index(slice(s, s + batch_size)).to(self.device, torch.float32)
+                    ).cpu()
                 )
         p = torch.cat(probs).float().numpy()
         return Prediction(p.argmax(1), p, self.classes)
@@ -135,7 +147,8 @@ def load_run(run_dir: str | Path, device: str = "auto") -> Run:
         method.load_state_arrays(tensors)
     state = {k: v for k, v in tensors.items() if not k.startswith("baseline.")}
     missing, unexpected = method.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith("model.backbone.")]
+    # The frozen backbone is rebuilt from its name; optimiser states (_extra_state) are not weights.
+    missing = [k for k in missing if not k.startswith("model.backbone.") and not k.endswith("_extra_state")]
     if missing or unexpected:
         raise ConfigError(
             f"{run}/model.safetensors does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}"

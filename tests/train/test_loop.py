@@ -82,7 +82,7 @@ def test_twinturbo_logs_every_term(tmp_path):
 
 
 def test_cached_and_uncached_training_agree(tmp_path):
-    a = fit(cfg("train.steps=4"), tmp_path / "cached")
+    a = fit(cfg("train.steps=4", f"cache.dir={tmp_path / 'cache'}"), tmp_path / "cached")
     b = fit(cfg("train.steps=4", "cache.enabled=false"), tmp_path / "live")
     la = [json.loads(x)["loss"] for x in (a.run_dir / "metrics.jsonl").read_text().splitlines()]
     lb = [json.loads(x)["loss"] for x in (b.run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -92,8 +92,9 @@ def test_cached_and_uncached_training_agree(tmp_path):
 
 
 def test_second_run_hits_the_cache(tmp_path):
-    fit(cfg(), tmp_path / "a")
-    second = fit(cfg("seed=1"), tmp_path / "b")
+    first = fit(cfg(f"cache.dir={tmp_path / 'cache'}"), tmp_path / "a")
+    assert first.results["backbone_forward_passes_extraction"] > 0
+    second = fit(cfg("seed=1", f"cache.dir={tmp_path / 'cache'}"), tmp_path / "b")
     assert second.results["backbone_forward_passes_extraction"] == 0
 
 

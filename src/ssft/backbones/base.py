@@ -108,9 +108,11 @@ def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, pre: ImagePrepro
             a = np.repeat(a, 3, axis=2)
         elif a.shape[2] == 4:
             a = a[:, :, :3]
-        t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float().unsqueeze(0)
+        t = torch.from_numpy(np.array(a, copy=True)).permute(2, 0, 1).float().unsqueeze(0)
         if t.shape[-2:] != (pre.size, pre.size):
-            t = F.interpolate(t, size=(pre.size, pre.size), mode="bilinear", antialias=True, align_corners=False)
+            t = F.interpolate(
+                t, size=(pre.size, pre.size), mode="bilinear", antialias=True, align_corners=False
+            )
         out.append(t)
     x = torch.cat(out).div_(255.0)
     mean = torch.tensor(pre.mean).view(1, 3, 1, 1)

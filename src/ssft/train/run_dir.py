@@ -50,8 +50,8 @@ def provenance() -> dict[str, Any]:
     return {
         "ssft_version": ssft.__version__,
         "git_commit": git_commit(),
-        "torch_version": torch.__version__,
-        "transformers_version": transformers.__version__,
+        "torch_version": str(torch.__version__),
+        "transformers_version": str(transformers.__version__),
     }
 
 
