@@ -35,7 +35,9 @@ def main() -> None:
     p.add_argument("--k", default="1,4,10")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--methods", default=",".join(METHODS))
-    p.add_argument("--set", dest="overrides", action="append", default=[], help="extra overrides for every run")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], help="extra overrides for every run"
+    )
     p.add_argument("--name", default="ssl_agnews", help="result file name under benchmarks/results")
     args = p.parse_args()
     root = require_shared("ag_news")
@@ -47,8 +49,13 @@ def main() -> None:
             Path(args.out) / method,
             grid={"data.labels_per_class": args.k.split(",")},
             seeds=seeds,
-            overrides=[f"data.root={root}", "train.progress=false", f"method.name={method}",
-                       *METHODS.get(method, []), *args.overrides],
+            overrides=[
+                f"data.root={root}",
+                "train.progress=false",
+                f"method.name={method}",
+                *METHODS.get(method, []),
+                *args.overrides,
+            ],
         )
     group = ("method", "labels_per_class")
     save(

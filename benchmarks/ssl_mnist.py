@@ -48,7 +48,9 @@ def main() -> None:
     p.add_argument("--k", default="1,4,10")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--methods", default="supervised,twinturbo")
-    p.add_argument("--set", dest="overrides", action="append", default=[], help="extra overrides for every run")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], help="extra overrides for every run"
+    )
     p.add_argument("--name", default="ssl_mnist", help="result file name under benchmarks/results")
     args = p.parse_args()
     root = require_shared("mnist")

@@ -1,8 +1,8 @@
 """ssft: semi-supervised fine-tuning of foundation models when labels are scarce.
 
-    import ssft
-    result = ssft.fit("demo", out="runs/demo")
-    run = ssft.load_run("runs/demo")
+import ssft
+result = ssft.fit("demo", out="runs/demo")
+run = ssft.load_run("runs/demo")
 """
 
 from __future__ import annotations

@@ -28,12 +28,19 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override one config key, e.g. --set train.epochs=3 (repeatable)",
     )
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="drop unreadable data files instead of failing (same as --set data.skip_bad=true); "
+        "the dropped files are listed in the run directory's bad_files.txt",
+    )
 
 
 def _config(args: argparse.Namespace) -> Any:
     from ssft.config import load_config
 
-    return load_config(args.config, args.overrides)
+    overrides = list(args.overrides) + (["data.skip_bad=true"] if getattr(args, "skip_bad", False) else [])
+    return load_config(args.config, overrides)
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -206,7 +213,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     grid = {**preset_grid(args.config), **parse_grid(args.grid)}
     if not grid:
         raise SsftError("ssft sweep needs --grid KEY=V1,V2 (or a preset with a grid: section)")
-    rows = sweep(args.config, args.out, grid=grid, seeds=seeds, overrides=args.overrides)
+    rows = sweep(
+        args.config,
+        args.out,
+        grid=grid,
+        seeds=seeds,
+        overrides=list(args.overrides) + (["data.skip_bad=true"] if args.skip_bad else []),
+    )
     table = format_table(rows)
     Path(args.out, "summary.md").write_text(table + "\n")
     print(table)

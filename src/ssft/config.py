@@ -318,8 +318,12 @@ def preset_grid(source: str | Path | None) -> dict[str, list[str]]:
     grid = load_source(source).get("grid") or {}
     if not isinstance(grid, dict):
         raise ConfigError(f"{source}: grid must map keys to lists of values")
-    return {str(k): [str(v).lower() if isinstance(v, bool) else str(v) for v in (vs if isinstance(vs, list) else [vs])]
-            for k, vs in grid.items()}
+    return {
+        str(k): [
+            str(v).lower() if isinstance(v, bool) else str(v) for v in (vs if isinstance(vs, list) else [vs])
+        ]
+        for k, vs in grid.items()
+    }
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

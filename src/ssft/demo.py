@@ -46,7 +46,9 @@ def run_demo(out: Path, quick: bool = False, seeds: tuple[int, ...] = (0,)) -> l
             t0 = time.perf_counter()
             result = fit(cfg, out=run_dir)
             r = result.results
-            print(f"{name:<16} seed {seed}: test accuracy {r['test_accuracy']:.3f} ({time.perf_counter() - t0:.1f} s)")
+            print(
+                f"{name:<16} seed {seed}: test accuracy {r['test_accuracy']:.3f} ({time.perf_counter() - t0:.1f} s)"
+            )
             rows.append(r)
     table = format_table(rows)
     print()

@@ -77,7 +77,14 @@ def read_image(path: Path) -> np.ndarray:
             return np.asarray(im.convert("RGB"), dtype=np.uint8)
     except FileNotFoundError:
         raise DataError(f"image file {path} does not exist; check data.root / the CSV paths") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as e:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        Image.DecompressionBombError,
+    ) as e:
         raise DataError(
             f"cannot decode image {path} ({e}); the file is corrupt or not an image: "
             "replace or delete it, or pass data.skip_bad=true to drop bad files"

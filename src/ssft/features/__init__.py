@@ -10,4 +10,12 @@ from ssft.features.cache import (
     remove_cache,
 )
 
-__all__ = ["FORMAT_VERSION", "FeatureStore", "as_cached", "cache_key", "default_cache_dir", "list_caches", "remove_cache"]
+__all__ = [
+    "FORMAT_VERSION",
+    "FeatureStore",
+    "as_cached",
+    "cache_key",
+    "default_cache_dir",
+    "list_caches",
+    "remove_cache",
+]

@@ -142,7 +142,9 @@ class ContentStyle(Method):
                 p.requires_grad_(False)
 
     def adversaries(self) -> list[nn.Module]:
-        return [m for m in (getattr(self, "content_adversary", None), getattr(self, "style_adversary", None)) if m]
+        return [
+            m for m in (getattr(self, "content_adversary", None), getattr(self, "style_adversary", None)) if m
+        ]
 
     def decompose(self, feats: Features) -> dict[str, Tensor]:
         """Content logits, content probabilities, style and reconstruction for a batch."""
@@ -162,11 +164,15 @@ class ContentStyle(Method):
         n_lb = len(x_lb)
         feats = x_lb if x_ulb is None else Features.cat([x_lb, x_ulb])
         out = self.decompose(feats)
-        terms: dict[str, Tensor] = {"ce": categorical_loss(scores=out["content"][:n_lb], targets=batch["y_lb"])}
+        terms: dict[str, Tensor] = {
+            "ce": categorical_loss(scores=out["content"][:n_lb], targets=batch["y_lb"])
+        }
         loss = terms["ce"]
         ramp = self._ramp(batch)
         if cfg.lambda_rec > 0:
-            terms["rec"] = reconstruction_loss(recon=out["recon"], target=feats.pooled, kind=cfg.reconstruction)
+            terms["rec"] = reconstruction_loss(
+                recon=out["recon"], target=feats.pooled, kind=cfg.reconstruction
+            )
             loss = loss + cfg.lambda_rec * terms["rec"]
         if self.training:
             for name, weight, key in (

@@ -88,12 +88,16 @@ class TwinTurbo(Method):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         cfg: TwinTurboConfig = self.cfg  # type: ignore[assignment]
-        if cfg.conditional in ("binary", "infonce") and not isinstance(self.model.classifier, CosineClassifier):
+        if cfg.conditional in ("binary", "infonce") and not isinstance(
+            self.model.classifier, CosineClassifier
+        ):
             raise ConfigError(f"method.conditional={cfg.conditional} needs model.classifier=cosine")
         d = self.model.latent_dim
         if cfg.lambda_align > 0:
             self.align_head = nn.Sequential(
-                nn.Linear(d, cfg.align_hidden), nn.GELU(), nn.Linear(cfg.align_hidden, self.model.backbone.dim)
+                nn.Linear(d, cfg.align_hidden),
+                nn.GELU(),
+                nn.Linear(cfg.align_hidden, self.model.backbone.dim),
             )
         self.prior_kind = cfg.prior
         if cfg.lambda_kl > 0:

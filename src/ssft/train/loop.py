@@ -488,18 +488,22 @@ def train_loop(
             with autocast_for(device, tc.precision):
                 terms = method.train_step(batch)
             loss = terms["loss"]
-            for name, value in terms.items():
-                v = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
-                if not math.isfinite(v):
-                    where = (
-                        f"the last good checkpoint is {ckpt_path}"
-                        if ckpt_path.exists()
-                        else "no checkpoint yet"
-                    )
-                    raise TrainingError(
-                        f"step {step}: loss term {name!r} is {v}; training stopped ({where}). "
-                        "Lower train.lr, check the data for NaN/inf, or disable that term"
-                    )
+            values = {
+                name: float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+                for name, value in terms.items()
+            }
+            bad = [n for n, v in values.items() if not math.isfinite(v)]
+            if bad:
+                # Name the term that went bad, not the total it spoiled.
+                name = next((n for n in bad if n != "loss"), bad[0])
+                where = (
+                    f"the last good checkpoint is {ckpt_path}" if ckpt_path.exists() else "no checkpoint yet"
+                )
+                raise TrainingError(
+                    f"step {step}: loss term {name!r} is {values[name]}; training stopped ({where}). "
+                    "Lower train.lr, check the data for NaN/inf, or disable that term"
+                )
+            for name, v in values.items():
                 sums[name] = sums.get(name, 0.0) + v
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
