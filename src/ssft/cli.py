@@ -204,10 +204,9 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from ssft.config import preset_grid
     from ssft.report.tables import format_table
     from ssft.train.sweep import parse_grid, sweep
-
-    from ssft.config import preset_grid
 
     seeds = [int(s) for s in args.seeds.split(",")]
     grid = {**preset_grid(args.config), **parse_grid(args.grid)}
