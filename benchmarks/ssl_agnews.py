@@ -19,12 +19,15 @@ from common import require_shared, save  # noqa: E402
 from ssft.report.tables import format_table, summarize  # noqa: E402
 from ssft.train.sweep import sweep  # noqa: E402
 
+# label -> overrides. "twinturbo" is the preset's transformer projector over MiniLM's tokens;
+# "twinturbo-identity" is the cosine classifier directly on the pooled latent (no projector).
 METHODS: dict[str, list[str]] = {
-    "linear_probe": [],
-    "label_spreading": [],
-    "supervised": [],
-    "twinturbo": [],
-    "content_style": ["model.projector=identity"],
+    "linear_probe": ["method.name=linear_probe"],
+    "label_spreading": ["method.name=label_spreading"],
+    "supervised": ["method.name=supervised"],
+    "twinturbo": ["method.name=twinturbo"],
+    "twinturbo-identity": ["method.name=twinturbo", "model.projector=identity"],
+    "content_style": ["method.name=content_style", "model.projector=identity"],
 }
 
 
@@ -43,7 +46,9 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []
     for method in args.methods.split(","):
-        rows += sweep(
+        if method not in METHODS:
+            raise SystemExit(f"unknown method label {method!r}; known: {', '.join(METHODS)}")
+        part = sweep(
             "agnews-minilm",
             Path(args.out) / method,
             grid={"data.labels_per_class": args.k.split(",")},
@@ -51,11 +56,13 @@ def main() -> None:
             overrides=[
                 f"data.root={root}",
                 "train.progress=false",
-                f"method.name={method}",
-                *METHODS.get(method, []),
+                *METHODS[method],
                 *args.overrides,
             ],
         )
+        for r in part:
+            r["method"] = method
+        rows += part
     group = ("method", "labels_per_class")
     save(
         args.name,

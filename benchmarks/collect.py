@@ -1,0 +1,52 @@
+"""Assemble BENCHMARKS.md from the result files the benchmark scripts wrote.
+
+    python benchmarks/collect.py
+
+Every table in BENCHMARKS.md is a file under benchmarks/results/*.md written by the script named
+in its section (with the machine and date it ran on); this script only concatenates them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, ROOT  # noqa: E402
+
+SECTIONS = [
+    ("ssl_agnews", "AG News, frozen all-MiniLM-L6-v2: every method on the same splits", "benchmarks/ssl_agnews.py"),
+    ("ssl_mnist", "MNIST and striped MNIST, trainable random ViT from scratch", "benchmarks/ssl_mnist.py"),
+    ("throughput", "Feature cache and throughput", "benchmarks/throughput.py"),
+    ("reliability", "RELIABILITY", "benchmarks/reliability.py"),
+]
+
+
+def main() -> None:
+    out = [
+        "# ssft benchmarks",
+        "",
+        "Every figure below is produced by the script named in its section (rerun it to reproduce);",
+        "each section states the machine and the date it ran. Accuracy is on the held-out test part,",
+        "last checkpoint, mean ± std over seeds 0, 1, 2 (seed = model seed = split seed); the",
+        "held-out part is fixed across seeds (`data.holdout_seed=0`). Hyper-parameters were chosen on",
+        "development data carved from the training pool only (`benchmarks/dev_split.py`,",
+        "`benchmarks/tune_dev.py`), never on a test item.",
+        "",
+    ]
+    for name, title, script in SECTIONS:
+        md = RESULTS / f"{name}.md"
+        notes = RESULTS / f"{name}.notes.md"
+        out += [f"## {title}", "", f"Script: `{script}`.", ""]
+        if md.is_file():
+            out += [md.read_text().rstrip(), ""]
+        else:
+            out += ["Not measured yet.", ""]
+        if notes.is_file():
+            out += [notes.read_text().rstrip(), ""]
+    (ROOT / "BENCHMARKS.md").write_text("\n".join(out))
+    print(f"wrote {ROOT / 'BENCHMARKS.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Hyper-parameter choices on the development datasets of ``dev_split.py`` (never the test part).
+
+    python benchmarks/dev_split.py --out runs/dev
+    python benchmarks/tune_dev.py --dev runs/dev --task agnews --k 4 --seeds 0,1
+    python benchmarks/tune_dev.py --dev runs/dev --task mnist --k 4 --seeds 0
+
+Each candidate is a list of overrides; the table printed (and saved under benchmarks/results as
+``tune_<task>.md``) is development accuracy, mean ± std over the seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import save  # noqa: E402
+
+from ssft.report.tables import format_table  # noqa: E402
+from ssft.train.sweep import sweep  # noqa: E402
+
+AG_BASE = ["data.name=csv", "data.text_column=text", "data.label_column=label", "data.holdout=0.25"]
+MNIST_BASE = ["data.name=imagefolder", "data.holdout=0.25", "backbone.frozen=false", "train.steps=300"]
+
+CANDIDATES: dict[str, dict[str, list[str]]] = {
+    "agnews": {
+        "linear_probe": ["method.name=linear_probe"],
+        "label_spreading": ["method.name=label_spreading"],
+        "supervised/transformer": ["method.name=supervised"],
+        "supervised/identity": ["method.name=supervised", "model.projector=identity"],
+        "twinturbo/transformer": ["method.name=twinturbo"],
+        "twinturbo/identity": ["method.name=twinturbo", "model.projector=identity"],
+        "twinturbo/mlp": ["method.name=twinturbo", "model.projector=mlp", "model.width=256"],
+        "content_style/pooled": ["method.name=content_style"],
+    },
+    "mnist": {
+        "supervised": ["method.name=supervised"],
+        "twinturbo": ["method.name=twinturbo"],
+        "content_style": ["method.name=content_style"],
+    },
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dev", default="runs/dev")
+    p.add_argument("--task", choices=sorted(CANDIDATES), required=True)
+    p.add_argument("--k", default="4")
+    p.add_argument("--seeds", default="0")
+    p.add_argument("--only", default="", help="comma-separated candidate names")
+    p.add_argument("--set", dest="overrides", action="append", default=[])
+    p.add_argument("--out", default="runs/tune")
+    args = p.parse_args()
+    dev = Path(args.dev)
+    if args.task == "agnews":
+        preset, base = "agnews-minilm", [*AG_BASE, f"data.path={dev / 'ag_news_dev.csv'}"]
+    else:
+        preset, base = "mnist-offline", [*MNIST_BASE, f"data.root={dev / 'mnist_dev'}"]
+    rows = []
+    for name, keys in CANDIDATES[args.task].items():
+        if args.only and name not in args.only.split(","):
+            continue
+        for r in sweep(
+            preset,
+            Path(args.out) / args.task / name.replace("/", "-"),
+            grid={"data.labels_per_class": args.k.split(",")},
+            seeds=[int(s) for s in args.seeds.split(",")],
+            overrides=[*base, "train.progress=false", *keys, *args.overrides],
+            verbose=False,
+        ):
+            r["candidate"] = name
+            rows.append(r)
+            print(f"{name:<28} k={r['labels_per_class']} seed={r['seed']} dev acc {r['test_accuracy']:.4f}", flush=True)
+    save(f"tune_{args.task}", {"command": " ".join(sys.argv), "runs": rows}, format_table(rows, ("candidate", "labels_per_class")))
+
+
+if __name__ == "__main__":
+    main()
