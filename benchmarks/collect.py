@@ -15,7 +15,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, ROOT  # noqa: E402
 
 SECTIONS = [
-    ("ssl_agnews", "AG News, frozen all-MiniLM-L6-v2: every method on the same splits", "benchmarks/ssl_agnews.py"),
+    (
+        "ssl_agnews",
+        "AG News, frozen all-MiniLM-L6-v2: every method on the same splits",
+        "benchmarks/ssl_agnews.py",
+    ),
     ("ssl_mnist", "MNIST and striped MNIST, trainable random ViT from scratch", "benchmarks/ssl_mnist.py"),
     ("throughput", "Feature cache and throughput", "benchmarks/throughput.py"),
     ("reliability", "RELIABILITY", "benchmarks/reliability.py"),

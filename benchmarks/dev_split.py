@@ -20,7 +20,6 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import require_shared  # noqa: E402
-
 from ssft.config import DataConfig  # noqa: E402
 from ssft.data import load_dataset  # noqa: E402
 from ssft.data.splits import holdout_split  # noqa: E402

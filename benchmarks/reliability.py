@@ -53,11 +53,15 @@ def main() -> None:
             examples = sum(int(x) for x in re.findall(r"(\d+) passing examples", out))
             payload[name] = {"tests": tests, "failed": failed, "skipped": skipped, "fuzz_examples": examples}
             extra = f", {examples} generated examples" if examples else ""
-            rows.append(f"| {name} | {tests - failed - skipped} / {tests} passed ({skipped} skipped{extra}) |")
+            rows.append(
+                f"| {name} | {tests - failed - skipped} / {tests} passed ({skipped} skipped{extra}) |"
+            )
         kills = []
         for i in range(3):
             _, failed, _, out = run(
-                ["tests/train/test_resume.py::test_sigkill_at_a_random_step_then_resume_is_exact"], Path(tmp), f"k{i}"
+                ["tests/train/test_resume.py::test_sigkill_at_a_random_step_then_resume_is_exact"],
+                Path(tmp),
+                f"k{i}",
             )
             kills.append(failed == 0)
     payload["sigkill_resume_exact"] = kills

@@ -16,7 +16,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save  # noqa: E402
-
 from ssft.report.tables import format_table  # noqa: E402
 from ssft.train.sweep import sweep  # noqa: E402
 
@@ -71,8 +70,15 @@ def main() -> None:
         ):
             r["candidate"] = name
             rows.append(r)
-            print(f"{name:<28} k={r['labels_per_class']} seed={r['seed']} dev acc {r['test_accuracy']:.4f}", flush=True)
-    save(f"tune_{args.task}", {"command": " ".join(sys.argv), "runs": rows}, format_table(rows, ("candidate", "labels_per_class")))
+            print(
+                f"{name:<28} k={r['labels_per_class']} seed={r['seed']} dev acc {r['test_accuracy']:.4f}",
+                flush=True,
+            )
+    save(
+        f"tune_{args.task}",
+        {"command": " ".join(sys.argv), "runs": rows},
+        format_table(rows, ("candidate", "labels_per_class")),
+    )
 
 
 if __name__ == "__main__":
