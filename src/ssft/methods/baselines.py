@@ -72,7 +72,7 @@ class LinearProbeConfig(MethodConfig):
 
 @register_method
 class LinearProbe(ClassicalMethod):
-    """Logistic regression on standardised frozen features (labelled data only)."""
+    """Logistic regression on standardised frozen features (fitted on the labelled data only)."""
 
     name = "linear_probe"
     config_class = LinearProbeConfig
@@ -82,7 +82,10 @@ class LinearProbe(ClassicalMethod):
 
         cfg: LinearProbeConfig = self.cfg  # type: ignore[assignment]
         x = _prep(x_lb, cfg.normalize)
-        mean, scale = x.mean(axis=0), x.std(axis=0)
+        # Standardise with the statistics of every training feature (labelled and unlabelled):
+        # with 1 label per class the labelled set alone gives a useless per-dimension std.
+        allx = np.concatenate([x, _prep(x_ulb, cfg.normalize)]) if x_ulb.size else x
+        mean, scale = allx.mean(axis=0), allx.std(axis=0)
         scale[scale < 1e-12] = 1.0
         clf = LogisticRegression(C=cfg.C, max_iter=cfg.max_iter)
         clf.fit((x - mean) / scale, y_lb)

@@ -312,7 +312,7 @@ def fit(cfg: Config | None, out: str | Path, *, resume: bool = False) -> RunResu
         method.fit(  # type: ignore[attr-defined]
             pooled_features(train_src, split.labeled, bs),
             labels[split.labeled],
-            pooled_features(train_src, split.unlabeled, bs) if method.uses_unlabeled else np.zeros((0, 1)),
+            pooled_features(train_src, split.unlabeled, bs),  # all methods may use its statistics
         )
         steps_done = 0
     else:
