@@ -209,3 +209,62 @@ def test_adversarial_prior_learns_and_resumes_exactly():
     assert a == b
     g = AdversarialPrior(4, prior="gaussian", hidden=8, depth=1)
     assert g.sample(5, torch.device("cpu")).shape == (5, 4)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_losses_are_invariant_to_permuting_the_batch(seed):
+    g = torch.Generator().manual_seed(seed)
+    b, k, d = 8, 3, 5
+    s, y = torch.randn(b, k, generator=g), torch.randint(0, k, (b,), generator=g)
+    z, t, w = torch.randn(b, d, generator=g), torch.randn(b, d, generator=g), torch.randn(k, d, generator=g)
+    p = torch.randperm(b, generator=g)
+    pairs = [
+        (lambda s, y, z, t: categorical_loss(scores=s, targets=y)),
+        (lambda s, y, z, t: categorical_twin_loss(scores=s, targets=y)["loss"]),
+        (lambda s, y, z, t: binary_loss(scores=s, targets=y)),
+        (lambda s, y, z, t: marginal_entropy_loss(probs=s.softmax(-1), prior=torch.full((k,), 1 / k))),
+        (lambda s, y, z, t: supcon_loss(embeddings=z, targets=y, temperature=0.2)),
+        (lambda s, y, z, t: alignment_infonce_loss(z=z, target=t, temperature=0.2)),
+        (lambda s, y, z, t: label_infonce_loss(embeddings=z, class_embeddings=w, targets=y, temperature=0.2)),
+        (lambda s, y, z, t: reconstruction_loss(recon=z, target=t)),
+    ]
+    for fn in pairs:
+        a, c = fn(s, y, z, t), fn(s[p], y[p], z[p], t[p])
+        assert a.item() == pytest.approx(c.item(), rel=1e-6, abs=1e-9)
+
+
+def test_infonce_mutual_information_estimate_is_at_most_log_batch():
+    g = torch.Generator().manual_seed(0)
+    for b in (2, 8, 32):
+        z, t = torch.randn(b, 6, generator=g), torch.randn(b, 6, generator=g)
+        loss = alignment_infonce_loss(z=z, target=t, temperature=0.5)
+        assert math.log(b) - loss.item() <= math.log(b)  # I_NCE = log B - L <= log B, i.e. L >= 0
+        # perfectly aligned, orthogonal pairs at a low temperature reach the bound
+        e = torch.eye(b)
+        tight = alignment_infonce_loss(z=e, target=e, temperature=0.01)
+        assert math.log(b) - tight.item() == pytest.approx(math.log(b), abs=1e-3)
+
+
+def test_discriminator_and_model_optimise_opposite_objectives():
+    torch.set_default_dtype(torch.float32)
+    torch.manual_seed(0)
+    adv = AdversarialPrior(3, prior="categorical", hidden=16, depth=1, lr=1e-2, seed=0)
+    fake = torch.softmax(torch.randn(64, 3), -1)
+    d0 = adv.discriminator_step(fake)["d_loss"]
+    for _ in range(30):  # D learns: its loss goes down
+        adv.discriminator_step(fake)
+    assert adv.discriminator_step(fake)["d_loss"] < d0
+    real = adv.sample(64, torch.device("cpu"))
+
+    def d_loss_on(f):
+        return discriminator_loss(real_logits=adv.disc(real), fake_logits=adv.disc(f))["loss"].item()
+
+    # the model's step on its KL term makes D's job harder: D's loss on the moved outputs goes up
+    logits = torch.randn(64, 3, requires_grad=True)
+    before = d_loss_on(logits.softmax(-1))
+    opt = torch.optim.SGD([logits], lr=1.0)
+    for _ in range(5):
+        opt.zero_grad()
+        adv.generator_loss(logits.softmax(-1)).backward()
+        opt.step()
+    assert d_loss_on(logits.softmax(-1)) > before

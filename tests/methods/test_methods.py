@@ -151,6 +151,9 @@ def test_methods_learn_separable_features(name):
         opt.zero_grad()
         terms["loss"].backward()
         opt.step()
+        if step == 0:
+            first = terms["loss"].item()
+    assert terms["loss"].item() < first  # a few steps lower the total loss
     m.eval()
     y = torch.arange(30) % K
     with torch.no_grad():
@@ -162,3 +165,12 @@ def test_registry_lists_methods():
     assert {"supervised", "twinturbo", "content_style", "linear_probe", "knn", "label_spreading"} <= set(
         METHODS.describe()
     )
+
+
+def test_gradients_reach_every_trainable_parameter_of_twinturbo():
+    m = make("twinturbo", ramp=0.0)
+    terms = m.train_step(batch())
+    terms["loss"].backward()
+    dead = [n for n, p in m.named_parameters() if p.requires_grad and "adversary" not in n and "backbone" not in n
+            and (p.grad is None or p.grad.abs().sum() == 0)]  # fmt: skip
+    assert dead == []
