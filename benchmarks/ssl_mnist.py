@@ -25,8 +25,8 @@ from ssft.train.sweep import sweep  # noqa: E402
 BUDGET = [
     "backbone.name=random:vit-tiny",
     "backbone.frozen=false",
-    "train.steps=300",
-    "train.batch_size=64",
+    "train.steps=200",
+    "train.batch_size=32",
     "train.unlabeled_ratio=1",
     "train.lr=0.002",
     "train.backbone_lr=0.001",
@@ -37,6 +37,8 @@ METHODS: dict[str, list[str]] = {
     "supervised": [],
     "twinturbo": [],
     "content_style": ["model.projector=identity"],
+    # the classical reference on the same (frozen, random) backbone's features
+    "label_spreading": ["backbone.frozen=true"],
 }
 
 
@@ -46,7 +48,7 @@ def main() -> None:
     p.add_argument("--datasets", default="mnist")
     p.add_argument("--k", default="1,4,10")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--methods", default="supervised,twinturbo")
+    p.add_argument("--methods", default="supervised,twinturbo,content_style,label_spreading")
     p.add_argument(
         "--set", dest="overrides", action="append", default=[], help="extra overrides for every run"
     )

@@ -33,6 +33,31 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
         "twinturbo/mlp": ["method.name=twinturbo", "model.projector=mlp", "model.width=256"],
         "content_style/pooled": ["method.name=content_style"],
     },
+    # twinturbo on the pooled latent (identity projector): term weights, variants, schedule
+    "agnews-twinturbo": {
+        f"tt/{name}": ["method.name=twinturbo", "model.projector=identity", *keys]
+        for name, keys in {
+            "default": [],
+            "categorical": ["method.conditional=categorical"],
+            "categorical_twin": ["method.conditional=categorical_twin"],
+            "kl0.5": ["method.lambda_kl=0.5"],
+            "kl0": ["method.lambda_kl=0"],
+            "marginal2": ["method.lambda_marginal=2"],
+            "no_align": ["method.lambda_align=0"],
+            "no_supcon": ["method.lambda_supcon=0"],
+            "epochs5": ["train.epochs=5"],
+            "ulb_ratio4": ["train.unlabeled_ratio=4"],
+            # second round: combinations of what helped in the first
+            "epochs5_kl0.5": ["train.epochs=5", "method.lambda_kl=0.5"],
+            "epochs5_categorical": ["train.epochs=5", "method.conditional=categorical"],
+            "epochs5_categorical_kl0.5": [
+                "train.epochs=5",
+                "method.conditional=categorical",
+                "method.lambda_kl=0.5",
+            ],
+            "epochs10_kl0.5": ["train.epochs=10", "method.lambda_kl=0.5"],
+        }.items()
+    },
     "mnist": {
         "supervised": ["method.name=supervised"],
         "twinturbo": ["method.name=twinturbo"],
@@ -52,7 +77,7 @@ def main() -> None:
     p.add_argument("--out", default="runs/tune")
     args = p.parse_args()
     dev = Path(args.dev)
-    if args.task == "agnews":
+    if args.task.startswith("agnews"):
         preset, base = "agnews-minilm", [*AG_BASE, f"data.path={dev / 'ag_news_dev.csv'}"]
     else:
         preset, base = "mnist-offline", [*MNIST_BASE, f"data.root={dev / 'mnist_dev'}"]
