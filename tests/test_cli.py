@@ -78,3 +78,15 @@ def test_demo_quick(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "supervised" in out and "twinturbo" in out and "| dataset" in out
     assert (tmp_path / "demo" / "summary.md").is_file()
+
+
+def test_show_data_writes_the_grid_the_model_sees(tmp_path, shared_data):
+    from PIL import Image
+
+    out = tmp_path / "grid.png"
+    args = ["show-data", "--config", "mnist-offline", "--set", f"data.root={shared_data / 'mnist'}"]
+    assert main([*args, "--set", "data.name=mnist_stripes_yellow", "--out", str(out), "--n", "8"]) == 0
+    a = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    # yellow stripes (R high, B low) are really in the picture the backbone is fed
+    yellow = (a[..., 0] > 200) & (a[..., 1] > 120) & (a[..., 2] < 130)
+    assert yellow.mean() > 0.05
