@@ -50,7 +50,7 @@ def main() -> None:
     with TemporaryDirectory() as tmp:
         for i, (name, files) in enumerate(GROUPS.items()):
             tests, failed, skipped, out = run(files, Path(tmp), f"g{i}")
-            examples = sum(int(x) for x in re.findall(r"(\d+) passing examples", out))
+            examples = sum(int(x) for x in re.findall(r"(\d+) passing(?: examples)?,", out))
             payload[name] = {"tests": tests, "failed": failed, "skipped": skipped, "fuzz_examples": examples}
             extra = f", {examples} generated examples" if examples else ""
             rows.append(

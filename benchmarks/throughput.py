@@ -125,7 +125,7 @@ def extract_worker(n: int, image_size: int, store: str, cache_dir: str) -> None:
 
 def extraction_scaling(quick: bool, cache_dir: Path) -> list[dict]:
     sizes = [100, 200, 400] if quick else [1000, 4000, 10000]
-    image_size = 56 if quick else 112
+    image_size = 56 if quick else 84
     rows = []
     for n in sizes:
         cmd = [sys.executable, __file__, "--extract-worker", str(n), str(image_size), "all", str(cache_dir)]

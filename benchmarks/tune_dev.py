@@ -20,7 +20,12 @@ from ssft.report.tables import format_table  # noqa: E402
 from ssft.train.sweep import sweep  # noqa: E402
 
 AG_BASE = ["data.name=csv", "data.text_column=text", "data.label_column=label", "data.holdout=0.25"]
-MNIST_BASE = ["data.name=imagefolder", "data.holdout=0.25", "backbone.frozen=false", "train.steps=300"]
+# the same budget as benchmarks/ssl_mnist.py
+MNIST_BASE = [
+    "data.name=imagefolder", "data.holdout=0.25", "backbone.name=random:vit-tiny", "backbone.frozen=false",
+    "train.steps=200", "train.batch_size=32", "train.unlabeled_ratio=1", "train.lr=0.002",
+    "train.backbone_lr=0.001", "data.max_unlabeled=null",
+]  # fmt: skip
 
 CANDIDATES: dict[str, dict[str, list[str]]] = {
     "agnews": {
@@ -61,7 +66,21 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
     "mnist": {
         "supervised": ["method.name=supervised"],
         "twinturbo": ["method.name=twinturbo"],
-        "content_style": ["method.name=content_style"],
+        "content_style": ["method.name=content_style", "model.projector=identity"],
+        "content_style/non_saturating": [
+            "method.name=content_style",
+            "model.projector=identity",
+            "method.kl_generator=non_saturating",
+        ],
+        "content_style/kl0.01": [
+            "method.name=content_style",
+            "model.projector=identity",
+            "method.lambda_content=0.01",
+            "method.lambda_style=0.01",
+        ],
+        "content_style/projector": ["method.name=content_style", "method.input=projector"],
+        "twinturbo/non_saturating": ["method.name=twinturbo", "method.kl_generator=non_saturating"],
+        "twinturbo/no_unsup": ["method.name=twinturbo", "method.lambda_marginal=0", "method.lambda_kl=0"],
     },
 }
 
