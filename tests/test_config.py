@@ -66,3 +66,9 @@ def test_parse_override_nesting():
 def test_reference_lists_every_section():
     keys = [k for k, _, _ in describe()]
     assert "train.epochs" in keys and "data.labels_per_class" in keys and "cache.store" in keys
+
+
+def test_a_folder_named_like_a_preset_does_not_shadow_it(tmp_path, monkeypatch):
+    (tmp_path / "demo").mkdir()  # e.g. `ssft demo --out demo` creates it before loading the preset
+    monkeypatch.chdir(tmp_path)
+    assert load_config("demo").data.name == "digits"

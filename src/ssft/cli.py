@@ -120,7 +120,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ssft.demo import run_demo
 
-    run_demo(Path(args.out), quick=args.quick)
+    seeds = (0,) if args.quick else (0, 1, 2)
+    run_demo(Path(args.out), quick=args.quick, seeds=seeds)
     return 0
 
 

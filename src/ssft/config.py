@@ -294,7 +294,7 @@ def _read_yaml(text: str, where: str) -> dict[str, Any]:
 def load_source(source: str | Path) -> dict[str, Any]:
     """Read a preset name or a YAML file into a nested dict (``base:`` presets are merged)."""
     path = Path(source)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    if path.suffix in (".yaml", ".yml") or path.is_file():
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         data = _read_yaml(path.read_text(), str(path))
