@@ -118,6 +118,11 @@ class CacheConfig:
     grid: int = doc(4, "store=reduced: patch tokens average-pooled to grid x grid")
     batch_size: int = doc(64, "extraction batch size")
     device_resident: str = choice("auto", "auto", "yes", "no", help="keep the cache on the GPU")
+    views: int = doc(0, "augmented views per training image to extract too (images only; 0 = none)")
+    view_seed: int = doc(0, "seed of the augmented views (fixed, so views are cached once)")
+    view_flip: bool = doc(
+        True, "augmented views may be flipped horizontally (off for digits, text in images)"
+    )
 
 
 @dataclass
@@ -260,6 +265,7 @@ def validate(cfg: Config) -> None:
         (0.0 <= cfg.model.dropout < 1.0, "model.dropout must be in [0, 1)"),
         (cfg.cache.grid >= 1, "cache.grid must be >= 1"),
         (cfg.cache.batch_size >= 1, "cache.batch_size must be >= 1"),
+        (cfg.cache.views >= 0, "cache.views must be >= 0"),
         (cfg.backbone.max_length >= 2, "backbone.max_length must be >= 2"),
     ]
     for ok, msg in checks:

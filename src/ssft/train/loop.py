@@ -208,6 +208,41 @@ def build_sources(
         if device.type == "cuda" and (want == "yes" or (want == "auto" and store.fits_on(device))):
             store = store.to(device)
         sources.append(CachedSource(store, idx, len(part), device))
+    if cfg.cache.views:
+        # Augmented views of the training items, each extracted once like view 0 (cache.views).
+        if backbone.modality != "image":
+            raise ConfigError("cache.views > 0 needs an image backbone; text has no augmented views here")
+        from ssft.data.augment import ViewInputs
+
+        for v in range(1, cfg.cache.views + 1):
+            key = cache_key(
+                backbone_fingerprint=fp,
+                dataset_identity=f"{dataset.identity()}:train:{_hash_indices(train_idx)}"
+                f":seed{cfg.cache.view_seed}:flip{int(cfg.cache.view_flip)}",
+                part="train",
+                store=cfg.cache.store,
+                grid=cfg.cache.grid,
+                view=v,
+                max_length=None,
+            )
+            store = FeatureStore.build(
+                backbone=backbone,
+                inputs=ViewInputs(
+                    SubsetInputs(dataset.train.inputs, train_idx), v, cfg.cache.view_seed, cfg.cache.view_flip
+                ),
+                key=key,
+                root=root,
+                store=cfg.cache.store,
+                grid=cfg.cache.grid,
+                batch_size=cfg.cache.batch_size,
+                device=device,
+                num_workers=cfg.train.num_workers,
+                progress=cfg.train.progress,
+                meta={"backbone": backbone.name, "dataset": dataset.name, "part": f"train view {v}"},
+                compile=cfg.train.compile,
+            )
+            stats["forward_passes"] += store.forward_passes
+            sources[0].views.append(CachedSource(store, train_idx, len(dataset.train), device))
     stats["extract_seconds"] = time.perf_counter() - t0
     stats["cache"] = str(root)
     return sources[0], sources[1], stats

@@ -74,6 +74,8 @@ class CachedSource(FeatureSource):
 
     def __init__(self, store: Any, indices: np.ndarray, part_size: int, device: torch.device) -> None:
         self.store, self.device = store, device
+        #: cached augmented views 1..V of the same items (``cache.views``), for methods that use them
+        self.views: list[CachedSource] = []
         self.row = np.full(part_size, -1, dtype=np.int64)
         self.row[np.asarray(indices, dtype=np.int64)] = np.arange(len(indices))
 
@@ -83,6 +85,14 @@ class CachedSource(FeatureSource):
             raise IndexError("item not in the feature cache of this run")
         feats = self.store.get(torch.from_numpy(rows))
         return feats.to(self.device, torch.float32)
+
+    def get_view(self, idx: np.ndarray, view: int) -> Features:
+        """Features of augmented view ``view`` (0 = the image itself) of items ``idx``."""
+        if view == 0:
+            return self.get(idx)
+        if not 1 <= view <= len(self.views):
+            raise IndexError(f"view {view} is not cached; set cache.views >= {view}")
+        return self.views[view - 1].get(idx)
 
 
 class LiveSource(FeatureSource):
