@@ -55,6 +55,15 @@ class Method(nn.Module):
     def train_step(self, batch: Batch) -> dict[str, Tensor]:
         raise NotImplementedError
 
+    def ramp(self, batch: Batch) -> float:
+        """Weight factor of the unlabelled terms: linear from 0 to 1 over the first
+        ``method.ramp`` fraction of the steps (1.0 when the method has no ramp)."""
+        fraction = float(getattr(self.cfg, "ramp", 0.0) or 0.0)
+        total = int(batch.get("total_steps", 0) or 0)
+        if not fraction or not total:
+            return 1.0
+        return min(1.0, (int(batch.get("step", 0)) + 1) / (fraction * total))
+
     def scores(self, feats: Features) -> Tensor:
         """Class scores (B, K) used for prediction."""
         return self.model.head(feats).scores

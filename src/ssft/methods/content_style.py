@@ -168,7 +168,7 @@ class ContentStyle(Method):
             "ce": categorical_loss(scores=out["content"][:n_lb], targets=batch["y_lb"])
         }
         loss = terms["ce"]
-        ramp = self._ramp(batch)
+        ramp = self.ramp(batch)
         if cfg.lambda_rec > 0:
             terms["rec"] = reconstruction_loss(
                 recon=out["recon"], target=feats.pooled, kind=cfg.reconstruction
@@ -190,10 +190,3 @@ class ContentStyle(Method):
         terms["loss"] = loss
         terms["ramp"] = torch.tensor(ramp)
         return terms
-
-    def _ramp(self, batch: Batch) -> float:
-        cfg: ContentStyleConfig = self.cfg  # type: ignore[assignment]
-        total = int(batch.get("total_steps", 0) or 0)
-        if not cfg.ramp or not total:
-            return 1.0
-        return min(1.0, (int(batch.get("step", 0)) + 1) / (cfg.ramp * total))

@@ -149,7 +149,7 @@ class TwinTurbo(Method):
 
         terms = self.conditional(s_lb, z_lb, y)
         loss = terms["cond"]
-        ramp = self._ramp(batch)
+        ramp = self.ramp(batch)
         if x_ulb is not None:
             q_ulb = out.scores[n_lb:].float().softmax(dim=-1)
             if cfg.lambda_marginal > 0:
@@ -172,10 +172,3 @@ class TwinTurbo(Method):
         terms["loss"] = loss
         terms["ramp"] = torch.tensor(ramp)
         return terms
-
-    def _ramp(self, batch: Batch) -> float:
-        cfg: TwinTurboConfig = self.cfg  # type: ignore[assignment]
-        total = int(batch.get("total_steps", 0) or 0)
-        if not cfg.ramp or not total:
-            return 1.0
-        return min(1.0, (int(batch.get("step", 0)) + 1) / (cfg.ramp * total))

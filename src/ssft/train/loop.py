@@ -173,25 +173,26 @@ def build_sources(
 
     root = Path(cfg.cache.dir) if cfg.cache.dir else default_cache_dir()
     fp = backbone.fingerprint()
-    sources = []
     t0 = time.perf_counter()
-    for part_name, part, idx in (
-        ("train", dataset.train, train_idx),
-        ("test" if split.test_source == "test" else "train", test_part, split.test),
-    ):
-        idx_hash = _hash_indices(idx)
+
+    def cached(part_name: str, inputs: Any, idx: np.ndarray, part_size: int, view: int = 0) -> CachedSource:
+        """Open (extracting first when needed) the cache entry of ``inputs`` and wrap it."""
+        identity = f"{dataset.identity()}:{part_name}:{_hash_indices(idx)}"
+        if view:
+            identity += f":seed{cfg.cache.view_seed}:flip{int(cfg.cache.view_flip)}"
         key = cache_key(
             backbone_fingerprint=fp,
-            dataset_identity=f"{dataset.identity()}:{part_name}:{idx_hash}",
+            dataset_identity=identity,
             part=part_name,
             store=cfg.cache.store,
             grid=cfg.cache.grid,
-            view=0,
+            view=view,
             max_length=cfg.backbone.max_length if backbone.modality == "text" else None,
         )
+        label = part_name if not view else f"{part_name} view {view}"
         store = FeatureStore.build(
             backbone=backbone,
-            inputs=SubsetInputs(part.inputs, idx),
+            inputs=inputs,
             key=key,
             root=root,
             store=cfg.cache.store,
@@ -200,14 +201,18 @@ def build_sources(
             device=device,
             num_workers=cfg.train.num_workers,
             progress=cfg.train.progress,
-            meta={"backbone": backbone.name, "dataset": dataset.name, "part": part_name, "items": len(idx)},
+            meta={"backbone": backbone.name, "dataset": dataset.name, "part": label, "items": len(idx)},
             compile=cfg.train.compile,
         )
         stats["forward_passes"] += store.forward_passes
         want = cfg.cache.device_resident
         if device.type == "cuda" and (want == "yes" or (want == "auto" and store.fits_on(device))):
             store = store.to(device)
-        sources.append(CachedSource(store, idx, len(part), device))
+        return CachedSource(store, idx, part_size, device)
+
+    test_name = "test" if split.test_source == "test" else "train"
+    train_src = cached("train", SubsetInputs(dataset.train.inputs, train_idx), train_idx, len(dataset.train))
+    test_src = cached(test_name, SubsetInputs(test_part.inputs, split.test), split.test, len(test_part))
     if cfg.cache.views:
         # Augmented views of the training items, each extracted once like view 0 (cache.views).
         if backbone.modality != "image":
@@ -215,37 +220,13 @@ def build_sources(
         from ssft.data.augment import ViewInputs
 
         for v in range(1, cfg.cache.views + 1):
-            key = cache_key(
-                backbone_fingerprint=fp,
-                dataset_identity=f"{dataset.identity()}:train:{_hash_indices(train_idx)}"
-                f":seed{cfg.cache.view_seed}:flip{int(cfg.cache.view_flip)}",
-                part="train",
-                store=cfg.cache.store,
-                grid=cfg.cache.grid,
-                view=v,
-                max_length=None,
+            views = ViewInputs(
+                SubsetInputs(dataset.train.inputs, train_idx), v, cfg.cache.view_seed, cfg.cache.view_flip
             )
-            store = FeatureStore.build(
-                backbone=backbone,
-                inputs=ViewInputs(
-                    SubsetInputs(dataset.train.inputs, train_idx), v, cfg.cache.view_seed, cfg.cache.view_flip
-                ),
-                key=key,
-                root=root,
-                store=cfg.cache.store,
-                grid=cfg.cache.grid,
-                batch_size=cfg.cache.batch_size,
-                device=device,
-                num_workers=cfg.train.num_workers,
-                progress=cfg.train.progress,
-                meta={"backbone": backbone.name, "dataset": dataset.name, "part": f"train view {v}"},
-                compile=cfg.train.compile,
-            )
-            stats["forward_passes"] += store.forward_passes
-            sources[0].views.append(CachedSource(store, train_idx, len(dataset.train), device))
+            train_src.views.append(cached("train", views, train_idx, len(dataset.train), view=v))
     stats["extract_seconds"] = time.perf_counter() - t0
     stats["cache"] = str(root)
-    return sources[0], sources[1], stats
+    return train_src, test_src, stats
 
 
 def _hash_indices(idx: np.ndarray) -> str:
