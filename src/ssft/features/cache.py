@@ -38,8 +38,17 @@ from torch import Tensor
 
 from ssft.backbones.base import Backbone, Features
 from ssft.errors import CacheError
+from ssft.fileio import atomic_write_text
 
-__all__ = ["FORMAT_VERSION", "FeatureStore", "cache_key", "default_cache_dir", "list_caches", "remove_cache"]
+__all__ = [
+    "FORMAT_VERSION",
+    "FeatureStore",
+    "as_cached",
+    "cache_key",
+    "default_cache_dir",
+    "list_caches",
+    "remove_cache",
+]
 
 log = logging.getLogger(__name__)
 
@@ -88,28 +97,8 @@ def cache_key(
 # Small file helpers
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # not supported on every platform (Windows)
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _atomic_write_json(path: Path, obj: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

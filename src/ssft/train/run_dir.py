@@ -11,13 +11,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import ssft
+from ssft.fileio import atomic_write_bytes, atomic_write_text
+
+__all__ = ["MetricsLog", "atomic_write_bytes", "atomic_write_text", "provenance", "write_json"]
 
 
 def git_commit() -> str | None:
@@ -53,32 +54,6 @@ def provenance() -> dict[str, Any]:
         "torch_version": str(torch.__version__),
         "transformers_version": str(transformers.__version__),
     }
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder and ``os.replace``: readers see old or new, never half."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
 
 
 def write_json(path: Path, data: Any) -> None:
