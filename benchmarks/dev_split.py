@@ -2,9 +2,9 @@
 only: the benchmark's held-out test part (``data.holdout=0.2``, ``data.holdout_seed=0``) is removed
 first, so no choice made on these datasets ever looks at a test item.
 
-    python benchmarks/dev_split.py --out runs/dev      # writes runs/dev/ag_news_dev.csv, runs/dev/mnist_dev/
+    python benchmarks/dev_split.py --out runs/dev      # writes runs/dev/ag_news_dev.csv, runs/dev/<name>_dev/
 
-Use them with ``data.name=csv`` (AG News) or ``data.name=imagefolder`` (MNIST); their own held-out
+Use them with ``data.name=csv`` (AG News) or ``data.name=imagefolder`` (MNIST, striped MNIST, CIFAR-10); their own held-out
 part (``data.holdout``) is the development test set.
 """
 
@@ -41,14 +41,21 @@ def main() -> None:
             w.writerow([ag.train.inputs[int(i)], ag.classes[int(ag.train.labels[int(i)])]])
     print(f"{out / 'ag_news_dev.csv'}: {pool.size} items")
 
-    mn = load_dataset(DataConfig(name="mnist", root=str(require_shared("mnist"))))
-    pool, _ = holdout_split(mn.train.labels, 0.2, 0, classes=mn.classes)
-    root = out / "mnist_dev"
-    for i in pool:
-        d = root / mn.classes[int(mn.train.labels[int(i)])]
-        d.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.asarray(mn.train.inputs[int(i)])).save(d / f"{int(i):05d}.png")
-    print(f"{root}: {pool.size} images")
+    images = {
+        "mnist": DataConfig(name="mnist", root=str(require_shared("mnist"))),
+        "mnist_stripes_yellow": DataConfig(name="mnist_stripes_yellow", root=str(require_shared("mnist"))),
+        "mnist_stripes_white": DataConfig(name="mnist_stripes_white", root=str(require_shared("mnist"))),
+        "cifar10": DataConfig(name="imagefolder", root=str(require_shared("cifar10"))),
+    }
+    for name, cfg in images.items():
+        ds = load_dataset(cfg)
+        pool, _ = holdout_split(ds.train.labels, 0.2, 0, classes=ds.classes)
+        root = out / f"{name}_dev"
+        for i in pool:
+            d = root / ds.classes[int(ds.train.labels[int(i)])]
+            d.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.asarray(ds.train.inputs[int(i)])).save(d / f"{int(i):05d}.png")
+        print(f"{root}: {pool.size} images")
 
 
 if __name__ == "__main__":

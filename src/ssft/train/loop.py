@@ -355,6 +355,7 @@ def fit(cfg: Config | None, out: str | Path, *, resume: bool = False) -> RunResu
         "backbone": cfg.backbone.name,
         "backbone_revision": cfg.backbone.revision,
         "frozen": cfg.backbone.frozen,
+        "image_size": getattr(backbone.preprocess, "size", None),
         "labels_per_class": cfg.data.labels_per_class,
         "num_labeled": int(split.labeled.size),
         "num_validation": int(split.validation.size),

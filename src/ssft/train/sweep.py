@@ -14,8 +14,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ssft.config import load_config
+import yaml
+
+from ssft.config import META_KEYS, load_config, load_source
 from ssft.errors import ConfigError
+
+#: The grid key that varies the preset itself rather than one of its keys.
+CONFIG_KEY = "config"
+
+
+def shared_settings(config: str | Path) -> list[str]:
+    """A grid preset's own keys as ``key=value`` overrides (its ``base`` merged, meta keys dropped)."""
+    data = {k: v for k, v in load_source(config).items() if k not in META_KEYS}
+
+    def flat(prefix: str, value: Any) -> list[str]:
+        if isinstance(value, dict):
+            return [item for k, v in value.items() for item in flat(f"{prefix}{k}.", v)]
+        return [
+            f"{prefix[:-1]}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
+        ]
+
+    return flat("", data)
 
 
 def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
@@ -46,7 +65,12 @@ def sweep(
     overrides: Sequence[str] = (),
     verbose: bool = True,
 ) -> list[dict[str, Any]]:
-    """Run every combination of ``grid`` for every seed (``seed`` and ``data.split_seed``)."""
+    """Run every combination of ``grid`` for every seed (``seed`` and ``data.split_seed``).
+
+    The grid key ``config`` varies the preset or YAML file itself (one dataset per preset, say):
+    each run starts from its grid value, then the keys of ``config`` (the grid preset's own
+    settings, shared by every run) apply on top, then ``overrides``, then the other grid keys.
+    """
     from ssft.train.loop import fit
 
     out = Path(out)
@@ -55,31 +79,35 @@ def sweep(
     combos = [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*(grid[k] for k in keys))]
     # Check every config before the first run, so a typo fails in a second, not after an hour.
     plans = []
+    shared = shared_settings(config) if CONFIG_KEY in grid and config is not None else []
     for combo in combos:
+        base = combo.get(CONFIG_KEY, config)
         for seed in seeds:
             sets = [
+                *shared,
                 *overrides,
-                *(f"{k}={v}" for k, v in combo.items()),
+                *(f"{k}={v}" for k, v in combo.items() if k != CONFIG_KEY),
                 f"seed={seed}",
                 f"data.split_seed={seed}",
             ]
-            plans.append((out / run_name(combo, seed), load_config(config, sets)))
+            plans.append((out / run_name(combo, seed), load_config(base, sets), combo))
     rows = []
-    for i, (run_dir, cfg) in enumerate(plans, 1):
+    for i, (run_dir, cfg, combo) in enumerate(plans, 1):
         tag = f"[{i}/{len(plans)}] {run_dir.name}"
         if (run_dir / "results.json").exists():
-            rows.append(json.loads((run_dir / "results.json").read_text()))
+            row = json.loads((run_dir / "results.json").read_text())
             if verbose:
-                print(f"{tag}: done before ({rows[-1]['test_accuracy']:.4f})", flush=True)
-            continue
-        resume = (run_dir / "checkpoint.pt").exists()
-        result = fit(None if resume else cfg, run_dir, resume=resume)
-        rows.append(result.results)
-        if verbose:
-            r = result.results
-            print(
-                f"{tag}: test accuracy {r['test_accuracy']:.4f} "
-                f"({r['train_seconds'] + r['extract_seconds']:.1f} s{', resumed' if resume else ''})",
-                flush=True,
-            )
+                print(f"{tag}: done before ({row['test_accuracy']:.4f})", flush=True)
+        else:
+            resume = (run_dir / "checkpoint.pt").exists()
+            row = dict(fit(None if resume else cfg, run_dir, resume=resume).results)
+            if verbose:
+                print(
+                    f"{tag}: test accuracy {row['test_accuracy']:.4f} "
+                    f"({row['train_seconds'] + row['extract_seconds']:.1f} s{', resumed' if resume else ''})",
+                    flush=True,
+                )
+        if CONFIG_KEY in combo:
+            row[CONFIG_KEY] = combo[CONFIG_KEY]  # which preset of the grid the run came from
+        rows.append(row)
     return rows

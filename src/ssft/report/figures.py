@@ -1,0 +1,95 @@
+"""Figures of results (``pip install 'ssft[plots]'``): test error against labelled samples.
+
+The form of the papers' figures: one panel per dataset, x = labelled training samples (k per
+class × classes, log scale), y = test error %, one line per method (solid: frozen backbone,
+dashed: trainable), mean over seeds with ± std shading.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ssft.errors import SsftError
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SsftError("figures need matplotlib: pip install 'ssft[plots]'") from None
+    return plt
+
+
+def error_vs_labels(
+    rows: Iterable[dict[str, Any]],
+    path: str | Path,
+    *,
+    panel: Callable[[dict[str, Any]], str] = lambda r: str(r["dataset"]),
+    line: Callable[[dict[str, Any]], str] = lambda r: str(r["method"]),
+    title: str = "",
+) -> Path:
+    """Write the PNG; ``panel`` and ``line`` name a row's dataset panel and its line.
+
+    A line whose rows are trainable (``frozen`` false) is dashed. Returns the path written.
+    """
+    plt = _pyplot()
+    data: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    trainable: set[str] = set()
+    for r in rows:
+        n_classes = len(r.get("classes") or []) or 1
+        x = int(r["labels_per_class"]) * n_classes
+        name = line(r)
+        data[panel(r)][name][x].append(100.0 * float(r["test_error"]))
+        if r.get("frozen") is False:
+            trainable.add(name)
+    if not data:
+        raise SsftError("no results to plot")
+    panels = sorted(data)
+    cols = min(len(panels), 4)
+    nrows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.6 * nrows), squeeze=False)
+    names = sorted({n for p in data.values() for n in p})
+    colours = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(names)}
+    for ax, p in zip(axes.flat, panels, strict=False):
+        for name in names:
+            pts = data[p].get(name)
+            if not pts:
+                continue
+            xs = np.array(sorted(pts))
+            mean = np.array([np.mean(pts[x]) for x in xs])
+            std = np.array([np.std(pts[x], ddof=1) if len(pts[x]) > 1 else 0.0 for x in xs])
+            style = "--" if name in trainable else "-"
+            ax.plot(xs, mean, style, marker="o", ms=3, color=colours[name], label=name)
+            ax.fill_between(xs, mean - std, mean + std, color=colours[name], alpha=0.15, lw=0)
+        ax.set_xscale("log")
+        ax.set_title(p)
+        ax.set_xlabel("labelled training samples")
+        ax.set_ylabel("test error %")
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    seen: dict[str, Any] = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(lab, h)
+    fig.legend(
+        list(seen.values()), list(seen.keys()), loc="lower center", ncol=min(len(seen), 6), frameon=False
+    )
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.08 if len(seen) <= 6 else 0.14, 1, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
