@@ -28,6 +28,38 @@ def _pyplot() -> Any:
     return plt
 
 
+Curve = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def error_curves(
+    rows: Iterable[dict[str, Any]],
+    *,
+    panel: Callable[[dict[str, Any]], str] = lambda r: str(r["dataset"]),
+    line: Callable[[dict[str, Any]], str] = lambda r: str(r["method"]),
+) -> tuple[dict[str, dict[str, Curve]], set[str]]:
+    """Rows -> ``{panel: {line: (labelled samples, mean error %, std error %)}}`` and the names of
+    trainable lines. Labelled samples = k per class × classes; std is the sample std over seeds."""
+    points: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    trainable: set[str] = set()
+    for r in rows:
+        n_classes = len(r.get("classes") or []) or 1
+        name = line(r)
+        points[panel(r)][name][int(r["labels_per_class"]) * n_classes].append(100.0 * float(r["test_error"]))
+        if r.get("frozen") is False:
+            trainable.add(name)
+    curves: dict[str, dict[str, Curve]] = {}
+    for p, lines in points.items():
+        curves[p] = {}
+        for name, pts in lines.items():
+            xs = np.array(sorted(pts))
+            mean = np.array([np.mean(pts[x]) for x in xs])
+            std = np.array([np.std(pts[x], ddof=1) if len(pts[x]) > 1 else 0.0 for x in xs])
+            curves[p][name] = (xs, mean, std)
+    return curves, trainable
+
+
 def error_vs_labels(
     rows: Iterable[dict[str, Any]],
     path: str | Path,
@@ -41,19 +73,7 @@ def error_vs_labels(
     A line whose rows are trainable (``frozen`` false) is dashed. Returns the path written.
     """
     plt = _pyplot()
-    data: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(list))
-    )
-    trainable: set[str] = set()
-    for r in rows:
-        n_classes = len(r.get("classes") or []) or 1
-        x = int(r["labels_per_class"]) * n_classes
-        name = line(r)
-        data[panel(r)][name][x].append(100.0 * float(r["test_error"]))
-        if r.get("frozen") is False:
-            trainable.add(name)
-    if not data:
-        raise SsftError("no results to plot")
+    data, trainable = error_curves(rows, panel=panel, line=line)
     panels = sorted(data)
     cols = min(len(panels), 4)
     nrows = (len(panels) + cols - 1) // cols
@@ -62,12 +82,9 @@ def error_vs_labels(
     colours = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(names)}
     for ax, p in zip(axes.flat, panels, strict=False):
         for name in names:
-            pts = data[p].get(name)
-            if not pts:
+            if name not in data[p]:
                 continue
-            xs = np.array(sorted(pts))
-            mean = np.array([np.mean(pts[x]) for x in xs])
-            std = np.array([np.std(pts[x], ddof=1) if len(pts[x]) > 1 else 0.0 for x in xs])
+            xs, mean, std = data[p][name]
             style = "--" if name in trainable else "-"
             ax.plot(xs, mean, style, marker="o", ms=3, color=colours[name], label=name)
             ax.fill_between(xs, mean - std, mean + std, color=colours[name], alpha=0.15, lw=0)

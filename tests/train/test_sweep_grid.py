@@ -1,0 +1,62 @@
+"""``ssft sweep`` with the grid key ``config``: one preset per dataset, shared settings on top."""
+
+from __future__ import annotations
+
+import yaml
+
+from ssft.config import load_config
+from ssft.train.sweep import shared_settings, sweep
+
+
+def write(path, data):
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_config_key_varies_the_preset_and_the_grid_files_keys_apply_on_top(tmp_path):
+    a = write(
+        tmp_path / "a.yaml",
+        {"data": {"name": "digits", "holdout": 0.3}, "method": {"name": "knn"}, "train": {"progress": False}},
+    )
+    b = write(
+        tmp_path / "b.yaml",
+        {"data": {"name": "digits", "holdout": 0.5}, "method": {"name": "knn"}, "train": {"progress": False}},
+    )
+    grid_file = write(
+        tmp_path / "grid.yaml",
+        {
+            "description": "x",
+            "data": {"labels_per_class": 2},
+            "grid": {"config": [a, b], "method.name": ["knn"]},
+        },
+    )
+    assert shared_settings(grid_file) == ["data.labels_per_class=2"]
+    rows = sweep(
+        grid_file,
+        tmp_path / "runs",
+        grid={"config": [a, b], "method.name": ["knn"]},
+        seeds=[0],
+        verbose=False,
+    )
+    assert [r["config"] for r in rows] == [a, b]
+    assert [r["num_labeled"] for r in rows] == [20, 20]  # the grid file's k=2 reached both presets
+    # each run kept its own preset's holdout: 30 % and 50 % of 1,797 digits
+    assert rows[0]["num_test"] < rows[1]["num_test"]
+    assert abs(rows[1]["num_test"] - 0.5 * 1797) < 10
+    # read back when run again (resumable), still tagged with its preset
+    again = sweep(
+        grid_file,
+        tmp_path / "runs",
+        grid={"config": [a, b], "method.name": ["knn"]},
+        seeds=[0],
+        verbose=False,
+    )
+    assert [r["config"] for r in again] == [a, b]
+    assert [r["test_accuracy"] for r in again] == [r["test_accuracy"] for r in rows]
+
+
+def test_shared_settings_round_trip_through_load_config():
+    sets = shared_settings("grid-effnet-trainable")
+    cfg = load_config("cifar10-effnet", [*sets, "backbone.frozen=false"])
+    assert cfg.backbone.image_size == 64 and cfg.train.steps == 150 and cfg.train.backbone_lr == 1e-4
+    assert cfg.data.name == "imagefolder" and cfg.backbone.name == "effnet:lite0"
