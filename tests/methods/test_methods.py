@@ -62,7 +62,9 @@ def batch(n_lb: int = 6, n_ulb: int = 12, step: int = 0) -> dict:
 
 EXPECTED = {
     "supervised": {"loss", "ce"},
-    "twinturbo": {"loss", "cond", "marginal", "kl", "d_loss", "d_acc", "align", "supcon", "ramp"},
+    "twinturbo": {
+        "loss", "cond", "marginal", "kl", "d_loss", "d_acc", "align", "supcon", "ramp", "temperature",
+    },
     "content_style": {
         "loss", "ce", "rec", "content_kl", "style_kl",
         "d_content_loss", "d_content_acc", "d_style_loss", "d_style_acc", "ramp",
@@ -97,7 +99,7 @@ def test_twinturbo_conditional_variants(variant, extra):
 
 def test_zero_weights_switch_terms_off():
     m = make("twinturbo", lambda_marginal=0, lambda_kl=0, lambda_align=0, lambda_supcon=0)
-    assert set(m.train_step(batch())) == {"loss", "cond", "ramp"}
+    assert set(m.train_step(batch())) == {"loss", "cond", "ramp", "temperature"}
     assert m.adversaries() == []
     c = make("content_style", lambda_content=0, lambda_style=0, lambda_rec=0)
     assert set(c.train_step(batch())) == {"loss", "ce", "ramp"}
