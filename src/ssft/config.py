@@ -80,6 +80,7 @@ class ModelConfig:
     sigmoid_rescaling: bool = doc(True, "cosine classifier: learnable temperature t and bias b")
     init_temperature: float = doc(10.0, "cosine classifier: initial t")
     init_bias: float = doc(-10.0, "cosine classifier: initial b")
+    max_temperature: float = doc(100.0, "cosine classifier: upper bound of the learnable t")
 
 
 @dataclass
@@ -263,6 +264,10 @@ def validate(cfg: Config) -> None:
         (cfg.model.width % cfg.model.heads == 0, "model.width must be divisible by model.heads"),
         (cfg.model.depth >= 0, "model.depth must be >= 0"),
         (0.0 <= cfg.model.dropout < 1.0, "model.dropout must be in [0, 1)"),
+        (
+            0.0 < cfg.model.init_temperature <= cfg.model.max_temperature,
+            "model.init_temperature must be > 0 and <= model.max_temperature",
+        ),
         (cfg.cache.grid >= 1, "cache.grid must be >= 1"),
         (cfg.cache.batch_size >= 1, "cache.batch_size must be >= 1"),
         (cfg.cache.views >= 0, "cache.views must be >= 0"),

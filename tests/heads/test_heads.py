@@ -55,7 +55,7 @@ def test_cosine_classifier_without_rescaling_is_fixed():
     clf = CosineClassifier(4, 3, rescaling=False, init_temperature=5.0)
     names = {n for n, _ in clf.named_parameters()}
     assert names == {"weight"}
-    assert math.isclose(float(clf.temperature), 5.0, rel_tol=1e-6) and float(clf.bias) == 0.0
+    assert math.isclose(float(clf.temperature.detach()), 5.0, rel_tol=1e-6) and float(clf.bias) == 0.0
 
 
 def test_model_config_defaults_build():
@@ -66,3 +66,25 @@ def test_model_config_defaults_build():
     clf = build_classifier(cfg, proj.out_dim, 5)
     feats = Features(torch.randn(3, 32), torch.randn(3, 7, 32), None)
     assert clf(proj(feats)).shape == (3, 5)
+
+
+def test_temperature_is_bounded_and_can_come_back_down():
+    clf = CosineClassifier(4, 3, init_temperature=10.0, max_temperature=50.0)
+    opt = torch.optim.AdamW(clf.parameters(), lr=0.5, weight_decay=0.0)
+    for _ in range(100):  # a loss that only wants a larger t
+        opt.zero_grad()
+        (-clf.temperature).backward()
+        opt.step()
+        clf.constrain_()
+    assert float(clf.temperature.detach()) == pytest.approx(50.0, rel=1e-5)
+    assert float(clf.log_t.detach()) <= math.log(50.0) + 1e-6  # the parameter, not only its use
+    opt = torch.optim.SGD(clf.parameters(), lr=0.01)
+    opt.zero_grad()
+    clf.temperature.backward()  # now a loss that wants a smaller t: the gradient is not dead
+    opt.step()
+    assert float(clf.temperature.detach()) < 50.0 - 1e-3
+    with torch.no_grad():  # even without constrain_, the forward pass never uses t > max
+        clf.log_t.fill_(math.log(1000.0))
+    assert float(clf.temperature.detach()) == pytest.approx(50.0, rel=1e-5)
+    with pytest.raises(ValueError, match="init_temperature <= max_temperature"):
+        CosineClassifier(4, 3, init_temperature=200.0, max_temperature=100.0)

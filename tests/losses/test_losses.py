@@ -190,6 +190,54 @@ def test_prior_samplers():
     assert n.mean().abs() < 0.03 and (n.std() - 1).abs() < 0.03
 
 
+def test_dirichlet_prior_samples_overlap_the_interior_of_the_simplex():
+    prior = torch.tensor([0.7, 0.2, 0.1])
+    g = torch.Generator().manual_seed(0)
+    v = sample_categorical_prior(
+        20000, prior, kind="dirichlet", smoothing=0.1, concentration=10.0, generator=g
+    )
+    assert torch.allclose(v.sum(1), torch.ones(20000, dtype=v.dtype), atol=1e-5)
+    # a density on the simplex, not its vertices (float32 may round a rare sample's top to 1)
+    assert (v > 0).all() and (v < 1).float().mean() > 0.999
+    # mean of Dir(A·m_y) is m_y = 0.9·onehot(y) + 0.1/3; averaged over y ~ π: 0.9·π + 0.1/3
+    assert torch.allclose(v.mean(0), (0.9 * prior + 0.1 / 3).to(v.dtype), atol=0.01)
+    # the winning coordinate of each sample follows π, and samples are near-one-hot on average
+    assert torch.allclose(
+        (torch.bincount(v.argmax(1), minlength=3) / 20000.0).to(v.dtype), prior.to(v.dtype), atol=0.02
+    )
+    assert v.max(1).values.mean() > 0.8
+    # variance of a Dirichlet coordinate: m(1-m)/(A+1); for the winning class m = 0.9 + 0.1/3
+    m = 0.9 + 0.1 / 3
+    top = v[v.argmax(1) == 0, 0]
+    assert top.var().item() == pytest.approx(m * (1 - m) / 11, rel=0.15)
+    # larger concentration -> closer to the smoothed one-hot atoms
+    tight = sample_categorical_prior(
+        2000, prior, kind="dirichlet", smoothing=0.1, concentration=1e4, generator=g
+    )
+    assert (tight.max(1).values - m).abs().max() < 0.02
+    # deterministic given the generator state
+    a = sample_categorical_prior(
+        5, prior, kind="dirichlet", smoothing=0.1, generator=torch.Generator().manual_seed(3)
+    )
+    b = sample_categorical_prior(
+        5, prior, kind="dirichlet", smoothing=0.1, generator=torch.Generator().manual_seed(3)
+    )
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="0 < smoothing < 1"):
+        sample_categorical_prior(5, prior, kind="dirichlet", smoothing=0.0)
+    with pytest.raises(ValueError, match="known: onehot, dirichlet"):
+        sample_categorical_prior(5, prior, kind="beta")
+
+
+def test_adversarial_prior_sample_kinds():
+    onehot = AdversarialPrior(4, samples="onehot", smoothing=0.0, seed=0).sample(50, torch.device("cpu"))
+    assert set(onehot.unique().tolist()) == {0.0, 1.0}
+    smoothed = AdversarialPrior(4, samples="onehot", smoothing=0.2, seed=0).sample(50, torch.device("cpu"))
+    assert smoothed.unique().tolist() == pytest.approx([0.05, 0.85])
+    dirichlet = AdversarialPrior(4, seed=0).sample(50, torch.device("cpu"))  # the default
+    assert (dirichlet > 0).all() and dirichlet.unique().numel() == 200
+
+
 def test_adversarial_prior_learns_and_resumes_exactly():
     torch.set_default_dtype(torch.float32)
     torch.manual_seed(0)

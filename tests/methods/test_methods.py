@@ -62,7 +62,9 @@ def batch(n_lb: int = 6, n_ulb: int = 12, step: int = 0) -> dict:
 
 EXPECTED = {
     "supervised": {"loss", "ce"},
-    "twinturbo": {"loss", "cond", "marginal", "kl", "d_loss", "d_acc", "align", "supcon", "ramp"},
+    "twinturbo": {
+        "loss", "cond", "marginal", "kl", "d_loss", "d_acc", "align", "supcon", "ramp", "temperature",
+    },
     "content_style": {
         "loss", "ce", "rec", "content_kl", "style_kl",
         "d_content_loss", "d_content_acc", "d_style_loss", "d_style_acc", "ramp",
@@ -97,7 +99,7 @@ def test_twinturbo_conditional_variants(variant, extra):
 
 def test_zero_weights_switch_terms_off():
     m = make("twinturbo", lambda_marginal=0, lambda_kl=0, lambda_align=0, lambda_supcon=0)
-    assert set(m.train_step(batch())) == {"loss", "cond", "ramp"}
+    assert set(m.train_step(batch())) == {"loss", "cond", "ramp", "temperature"}
     assert m.adversaries() == []
     c = make("content_style", lambda_content=0, lambda_style=0, lambda_rec=0)
     assert set(c.train_step(batch())) == {"loss", "ce", "ramp"}
@@ -174,3 +176,29 @@ def test_gradients_reach_every_trainable_parameter_of_twinturbo():
     dead = [n for n, p in m.named_parameters() if p.requires_grad and "adversary" not in n and "backbone" not in n
             and (p.grad is None or p.grad.abs().sum() == 0)]  # fmt: skip
     assert dead == []
+
+
+@pytest.mark.parametrize("name", ["twinturbo", "content_style"])
+def test_prior_sample_keys(name):
+    from ssft.errors import ConfigError
+
+    adv = "adversary" if name == "twinturbo" else "content_adversary"
+    m = make(name)  # default: Dirichlet samples around the one-hots
+    assert getattr(m, adv).samples == "dirichlet" and getattr(m, adv).smoothing == 0.1
+    m = make(name, prior_samples="onehot")
+    assert getattr(m, adv).samples == "onehot" and getattr(m, adv).smoothing == 0.0
+    m = make(name, prior_samples="smoothed", prior_smoothing=0.2)
+    assert getattr(m, adv).samples == "onehot" and getattr(m, adv).smoothing == 0.2
+    with pytest.raises(ConfigError, match="prior_smoothing > 0"):
+        make(name, prior_samples="dirichlet", prior_smoothing=0)
+    with pytest.raises(ConfigError, match="prior_concentration must be > 0"):
+        make(name, prior_concentration=0)
+    with pytest.raises(ConfigError, match="one of dirichlet, smoothed, onehot"):
+        make(name, prior_samples="beta")
+
+
+def test_temperature_bound_is_checked():
+    from ssft.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model.max_temperature"):
+        load_config(None, ["model.init_temperature=200"])

@@ -106,6 +106,14 @@ def test_validation_selected_accuracy_is_reported(tmp_path):
     assert r.results["num_validation"] == 20
     assert 0.0 <= r.results["val_selected_test_accuracy"] <= 1.0
     assert "val_accuracy" in r.results
+    # validation labels are labels: 2 labelled + 2 validation per class, 10 classes
+    assert r.results["val_per_class"] == 2 and r.results["labels_used"] == 40
+    from ssft.report.tables import collect, format_table
+
+    table = format_table(collect(tmp_path))
+    header, _, row = table.splitlines()
+    cells = dict(zip(header.strip("| ").split(" | "), row.strip("| ").split(" | "), strict=True))
+    assert cells["val_per_class"] == "2" and cells["labels used"] == "40"
 
 
 @pytest.mark.parametrize("method", ["linear_probe", "knn", "label_spreading"])

@@ -56,6 +56,9 @@ class ClsMeanAggregation(nn.Module):
 
 @AGGREGATIONS.register("attention", help="attention pooling with a learned query")
 class AttentionAggregation(nn.Module):
+    #: the learned query is an embedding, not a weight matrix: no weight decay
+    no_weight_decay = ("query",)
+
     def __init__(self, dim: int, heads: int = 4) -> None:
         super().__init__()
         self.query = nn.Parameter(torch.randn(1, 1, dim) * dim**-0.5)

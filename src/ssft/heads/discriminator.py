@@ -43,7 +43,9 @@ class Discriminator(nn.Module):
 
 class AdversarialPrior(nn.Module):
     """Adversarial ``KL(q ‖ p)`` for model outputs of width ``in_dim`` against a prior ``p``:
-    ``categorical`` (one-hot samples of ``class_prior``, optionally smoothed) or ``gaussian``
+    ``categorical`` (label vectors around the one-hots of ``class_prior``: ``samples`` =
+    ``dirichlet`` with ``smoothing`` and ``concentration``, or ``onehot`` point masses, smoothed by
+    ``smoothing``; see :func:`~ssft.losses.adversarial.sample_categorical_prior`) or ``gaussian``
     (``N(0, I)``)."""
 
     def __init__(
@@ -52,7 +54,9 @@ class AdversarialPrior(nn.Module):
         *,
         prior: str = "categorical",
         class_prior: Tensor | None = None,
-        smoothing: float = 0.0,
+        samples: str = "dirichlet",
+        smoothing: float = 0.1,
+        concentration: float = 10.0,
         hidden: int = 128,
         depth: int = 2,
         lr: float = 1e-3,
@@ -67,7 +71,12 @@ class AdversarialPrior(nn.Module):
             if class_prior is None:
                 class_prior = torch.full((in_dim,), 1.0 / in_dim)
             self.register_buffer("class_prior", class_prior.detach().clone().float())
+            if samples not in ("dirichlet", "onehot"):
+                raise ValueError(f"unknown prior samples {samples!r}; known: dirichlet, onehot")
+            if samples == "dirichlet" and (not 0.0 < smoothing < 1.0 or concentration <= 0):
+                raise ValueError("Dirichlet prior samples need 0 < smoothing < 1 and concentration > 0")
         self.prior, self.in_dim, self.smoothing = prior, in_dim, smoothing
+        self.samples, self.concentration = samples, concentration
         self.steps, self.generator_kind = steps, generator_kind
         self.disc = Discriminator(in_dim, hidden, depth)
         self.optimizer = torch.optim.AdamW(
@@ -78,7 +87,12 @@ class AdversarialPrior(nn.Module):
     def sample(self, n: int, device: torch.device) -> Tensor:
         if self.prior == "categorical":
             return sample_categorical_prior(
-                n, self.class_prior, smoothing=self.smoothing, generator=self.gen
+                n,
+                self.class_prior,
+                kind=self.samples,
+                smoothing=self.smoothing,
+                concentration=self.concentration,
+                generator=self.gen,
             ).to(device)
         return sample_gaussian_prior(n, self.in_dim, device=device, generator=self.gen)
 

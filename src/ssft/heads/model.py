@@ -44,6 +44,7 @@ def build_classifier(cfg: Any, dim: int, num_classes: int) -> nn.Module:
             rescaling=cfg.sigmoid_rescaling,
             init_temperature=cfg.init_temperature,
             init_bias=cfg.init_bias,
+            max_temperature=cfg.max_temperature,
         )
     return LinearClassifier(dim, num_classes)
 

@@ -22,6 +22,9 @@ class TransformerProjector(nn.Module):
     Padding tokens are masked in attention and in the aggregation.
     """
 
+    #: the learned [CLS] token is an embedding, not a weight matrix: no weight decay
+    no_weight_decay = ("cls",)
+
     def __init__(
         self,
         in_dim: int,

@@ -15,6 +15,7 @@ from ssft.losses.binary import binary_loss
 from ssft.losses.categorical import categorical_loss, categorical_twin_loss
 from ssft.losses.label_infonce import label_infonce_loss
 from ssft.losses.marginal import marginal_entropy_loss
+from ssft.losses.posterior import log_posterior, posterior
 from ssft.losses.reconstruction import reconstruction_loss
 from ssft.losses.supcon import supcon_loss
 
@@ -26,7 +27,9 @@ __all__ = [
     "discriminator_loss",
     "generator_loss",
     "label_infonce_loss",
+    "log_posterior",
     "marginal_entropy_loss",
+    "posterior",
     "reconstruction_loss",
     "sample_categorical_prior",
     "sample_gaussian_prior",

@@ -3,12 +3,13 @@
 A discriminator ``D`` (logit output) tells prior samples ("real") from the model's outputs
 ("fake"). At the optimum ``D*/(1-D*) = p(x)/q(x)``, so ``KL(q‖p) = E_q[log q/p] ≈ -E_q[logit D]``
 (``density_ratio``), or the model plays the ``non_saturating`` GAN game ``E_q[-log D]``.
-Used by TwinTURBO (predicted label vectors vs one-hot ``π`` samples) and by content-style
+Used by TwinTURBO (predicted label vectors vs label vectors drawn around ``π``'s one-hots) and by content-style
 (content vs ``Cat(π)``, style vs ``N(0, I)``): one implementation for both.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -37,15 +38,42 @@ def generator_loss(*, fake_logits: Tensor, kind: str = "density_ratio") -> Tenso
 
 
 def sample_categorical_prior(
-    n: int, prior: Tensor, *, smoothing: float = 0.0, generator: torch.Generator | None = None
+    n: int,
+    prior: Tensor,
+    *,
+    kind: str = "onehot",
+    smoothing: float = 0.0,
+    concentration: float = 10.0,
+    generator: torch.Generator | None = None,
 ) -> Tensor:
-    """``n`` one-hot vectors ``y ~ Cat(π)``, label-smoothed: ``(1-ε)·onehot + ε/K``. (n, K)."""
+    """``n`` label vectors (n, K) around classes ``y ~ Cat(π)``, each with mean
+    ``m_y = (1-ε)·onehot(y) + ε/K`` (``ε`` = ``smoothing``).
+
+    ``onehot``: the vector is ``m_y`` itself, a point mass (exact one-hots when ``ε = 0``).
+    ``dirichlet``: ``v ~ Dir(A·m_y)`` with total concentration ``A`` = ``concentration``; needs
+    ``0 < ε < 1``. It has a density on the whole simplex, so ``KL(q‖p)`` is finite for any model
+    posterior ``q`` with a density, unlike the point masses. As ``A → ∞`` it tends to ``m_y``.
+    """
     k = prior.numel()
     idx = torch.multinomial(prior.float().cpu(), n, replacement=True, generator=generator)
-    y = F.one_hot(idx, k).float()
+    mean = F.one_hot(idx, k).float()
     if smoothing:
-        y = (1.0 - smoothing) * y + smoothing / k
-    return y.to(prior.device)
+        mean = (1.0 - smoothing) * mean + smoothing / k
+    if kind == "onehot":
+        return mean.to(prior.device)
+    if kind != "dirichlet":
+        raise ValueError(f"unknown prior samples {kind!r}; known: onehot, dirichlet")
+    if not 0.0 < smoothing < 1.0 or concentration <= 0:
+        raise ValueError(
+            f"Dirichlet prior samples need 0 < smoothing < 1 and concentration > 0, "
+            f"got smoothing={smoothing}, concentration={concentration}"
+        )
+    # Gamma draws from a numpy generator seeded by the torch generator, so the samples follow the
+    # (checkpointed) torch generator state exactly; torch's own Dirichlet takes no generator.
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    gamma = np.random.default_rng(seed).standard_gamma(concentration * mean.double().numpy())
+    v = torch.from_numpy(gamma / gamma.sum(axis=1, keepdims=True)).float()
+    return v.to(prior.device)
 
 
 def sample_gaussian_prior(

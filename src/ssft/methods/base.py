@@ -82,6 +82,29 @@ class Method(nn.Module):
         return []
 
 
+def prior_sample_options(cfg: Any) -> dict[str, Any]:
+    """Keyword arguments of :class:`~ssft.heads.discriminator.AdversarialPrior` for a categorical
+    prior from the method keys ``prior_samples``, ``prior_smoothing`` and ``prior_concentration``
+    (shared by TwinTURBO and content-style). Raises :class:`ConfigError` on a bad combination."""
+    kind, eps, conc = cfg.prior_samples, float(cfg.prior_smoothing), float(cfg.prior_concentration)
+    if not 0.0 <= eps < 1.0:
+        raise ConfigError("method.prior_smoothing must be in [0, 1)")
+    if kind == "onehot":
+        return {"samples": "onehot", "smoothing": 0.0}
+    if eps == 0.0:
+        raise ConfigError(
+            f"method.prior_samples={kind} needs method.prior_smoothing > 0 "
+            "(or method.prior_samples=onehot for exact one-hot samples)"
+        )
+    if kind == "smoothed":
+        return {"samples": "onehot", "smoothing": eps}
+    if kind == "dirichlet":
+        if conc <= 0:
+            raise ConfigError("method.prior_concentration must be > 0")
+        return {"samples": "dirichlet", "smoothing": eps, "concentration": conc}
+    raise ConfigError(f"unknown method.prior_samples {kind!r}; known: dirichlet, smoothed, onehot")
+
+
 METHODS: Registry[type[Method]] = Registry("method")
 
 

@@ -6,7 +6,8 @@ content logits ``c ∈ R^K`` and a style vector ``s ∈ R^{d_s}``; a decoder ``G
 ``[softmax(c); s]`` back to ``ẑ ≈ z*``. The objective, each term separately logged:
 
 * ``ce``: cross-entropy of ``c`` on labelled data;
-* ``content_kl``: adversarial ``KL(q(ĉ) ‖ Cat(π))`` (discriminator: one-hot prior samples vs ĉ);
+* ``content_kl``: adversarial ``KL(q(ĉ) ‖ Cat(π))`` (discriminator: prior samples around the
+  one-hots of π, Dirichlet by default, vs ĉ);
 * ``style_kl``: adversarial ``KL(q(s) ‖ N(0, I))`` (discriminator: Gaussian samples vs s);
 * ``rec``: ``1 - cos(ẑ, z*)`` or MSE, against the stop-gradient ``z*``, on all data.
 
@@ -25,7 +26,7 @@ from ssft.config import MethodConfig, choice, doc
 from ssft.errors import ConfigError
 from ssft.heads.discriminator import AdversarialPrior
 from ssft.losses import categorical_loss, reconstruction_loss
-from ssft.methods.base import Batch, Method, register_method
+from ssft.methods.base import Batch, Method, prior_sample_options, register_method
 
 
 @dataclass
@@ -39,7 +40,11 @@ class ContentStyleConfig(MethodConfig):
     lambda_rec: float = doc(1.0, "λ_r, weight of the reconstruction (0 = off)")
     reconstruction: str = choice("cosine", "cosine", "mse", help="L_rec: 1 - cos or mean squared error")
     prior: str = choice("uniform", "uniform", "labelled", help="label prior π")
-    prior_smoothing: float = doc(0.0, "label smoothing of the one-hot prior samples")
+    prior_samples: str = choice(
+        "dirichlet", "dirichlet", "smoothed", "onehot", help="content prior samples around the one-hots"
+    )
+    prior_smoothing: float = doc(0.1, "ε: prior samples have mean (1-ε)·onehot + ε/K (not onehot)")
+    prior_concentration: float = doc(10.0, "prior_samples=dirichlet: total concentration A")
     kl_generator: str = choice(
         "density_ratio", "density_ratio", "non_saturating", help="model's side of both KL terms"
     )
@@ -58,8 +63,7 @@ class ContentStyleConfig(MethodConfig):
                 raise ConfigError(f"method.{name} must be >= 0")
         if not 0.0 <= self.ramp < 1.0:
             raise ConfigError("method.ramp must be in [0, 1)")
-        if not 0.0 <= self.prior_smoothing < 1.0:
-            raise ConfigError("method.prior_smoothing must be in [0, 1)")
+        prior_sample_options(self)
         if self.disc_steps < 1:
             raise ConfigError("method.disc_steps must be >= 1")
 
@@ -124,8 +128,8 @@ class ContentStyle(Method):
                 k,
                 prior="categorical",
                 class_prior=self.label_prior(cfg.prior),
-                smoothing=cfg.prior_smoothing,
                 seed=self.seed,
+                **prior_sample_options(cfg),
                 **common,  # type: ignore[arg-type]
             )
         if cfg.lambda_style > 0:

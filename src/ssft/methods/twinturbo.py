@@ -6,8 +6,13 @@ Task space, ``I(X;Y) = H(Y) - H(Y|X)``:
 * ``cond``: the conditional term on labelled data, one of ``categorical``, ``categorical_twin``,
   ``binary`` (SigLIP-style, uses the classifier's temperature and bias) or ``infonce``;
 * ``marginal``: ``-Σ_k π_k log q̄_k`` on the batch-averaged posterior of unlabelled data;
-* ``kl``: ``KL(q(ŷ) ‖ p(y))`` between predicted probability vectors and one-hot prior samples,
-  estimated by a discriminator on its own optimiser (:class:`~ssft.heads.discriminator.AdversarialPrior`).
+* ``kl``: ``KL(q(ŷ) ‖ p(y))`` between predicted probability vectors and label vectors drawn
+  around the prior's one-hots (Dirichlet by default), estimated by a discriminator on its own
+  optimiser (:class:`~ssft.heads.discriminator.AdversarialPrior`).
+
+The marginal and KL terms use the posterior ``q`` that the conditional term trains
+(``method.posterior=matched``), or ``softmax(s)`` for every conditional (``softmax``, the
+paper's mixed form); :meth:`TwinTurbo.posterior`.
 
 Latent space, ``I(X;Z*)``:
 
@@ -31,6 +36,7 @@ from ssft.config import MethodConfig, choice, doc
 from ssft.errors import ConfigError
 from ssft.heads.classifier import CosineClassifier
 from ssft.heads.discriminator import AdversarialPrior
+from ssft.heads.model import HeadOutput
 from ssft.losses import (
     alignment_infonce_loss,
     binary_loss,
@@ -38,9 +44,10 @@ from ssft.losses import (
     categorical_twin_loss,
     label_infonce_loss,
     marginal_entropy_loss,
+    posterior,
     supcon_loss,
 )
-from ssft.methods.base import Batch, Method, register_method
+from ssft.methods.base import Batch, Method, prior_sample_options, register_method
 
 
 @dataclass
@@ -56,7 +63,17 @@ class TwinTurboConfig(MethodConfig):
     kl_generator: str = choice(
         "density_ratio", "density_ratio", "non_saturating", help="model's side of the KL term"
     )
-    prior_smoothing: float = doc(0.0, "label smoothing of the one-hot prior samples")
+    posterior: str = choice(
+        "matched",
+        "matched",
+        "softmax",
+        help="q(y|x) of the marginal and KL terms: the conditional's own (matched) or softmax(s)",
+    )
+    prior_samples: str = choice(
+        "dirichlet", "dirichlet", "smoothed", "onehot", help="KL prior samples around the one-hots"
+    )
+    prior_smoothing: float = doc(0.1, "ε: prior samples have mean (1-ε)·onehot + ε/K (not onehot)")
+    prior_concentration: float = doc(10.0, "prior_samples=dirichlet: total concentration A")
     disc_hidden: int = doc(128, "discriminator width")
     disc_depth: int = doc(2, "discriminator layers")
     disc_lr: float = doc(1e-3, "discriminator learning rate (own AdamW)")
@@ -75,6 +92,7 @@ class TwinTurboConfig(MethodConfig):
             raise ConfigError("method.ramp must be in [0, 1)")
         if self.disc_steps < 1:
             raise ConfigError("method.disc_steps must be >= 1")
+        prior_sample_options(self)
 
 
 @register_method
@@ -105,17 +123,33 @@ class TwinTurbo(Method):
                 self.num_classes,
                 prior="categorical",
                 class_prior=self.label_prior(cfg.prior),
-                smoothing=cfg.prior_smoothing,
                 hidden=cfg.disc_hidden,
                 depth=cfg.disc_depth,
                 lr=cfg.disc_lr,
                 steps=cfg.disc_steps,
                 generator_kind=cfg.kl_generator,
                 seed=self.seed,
+                **prior_sample_options(cfg),
             )
 
     def adversaries(self) -> list[nn.Module]:
         return [self.adversary] if hasattr(self, "adversary") else []
+
+    def posterior(self, out: HeadOutput) -> Tensor:
+        """``q(y|x)`` (B, K) of the marginal and KL terms and of prediction. ``matched``: the
+        posterior the conditional term trains (normalised sigmoids for ``binary``, a softmax over
+        ``cos(z, w_k)/τ`` for ``infonce``, ``softmax(s)`` otherwise); ``softmax``: ``softmax(s)``
+        whatever the conditional (the paper's mixed form)."""
+        cfg: TwinTurboConfig = self.cfg  # type: ignore[assignment]
+        if cfg.posterior == "softmax" or cfg.conditional in ("categorical", "categorical_twin"):
+            return posterior(scores=out.scores, kind="softmax")
+        if cfg.conditional == "binary":
+            return posterior(scores=out.scores, kind="sigmoid")
+        cosine = self.model.classifier.cosine(out.z)
+        return posterior(scores=cosine / cfg.temperature, kind="softmax")
+
+    def probabilities(self, feats: Features) -> Tensor:
+        return self.posterior(self.model.head(feats))
 
     def conditional(self, scores: Tensor, z: Tensor, y: Tensor) -> dict[str, Tensor]:
         cfg: TwinTurboConfig = self.cfg  # type: ignore[assignment]
@@ -151,7 +185,7 @@ class TwinTurbo(Method):
         loss = terms["cond"]
         ramp = self.ramp(batch)
         if x_ulb is not None:
-            q_ulb = out.scores[n_lb:].float().softmax(dim=-1)
+            q_ulb = self.posterior(out)[n_lb:]
             if cfg.lambda_marginal > 0:
                 terms["marginal"] = marginal_entropy_loss(probs=q_ulb, prior=self.label_prior(cfg.prior))
                 loss = loss + ramp * cfg.lambda_marginal * terms["marginal"]
@@ -171,4 +205,6 @@ class TwinTurbo(Method):
             loss = loss + cfg.lambda_supcon * terms["supcon"]
         terms["loss"] = loss
         terms["ramp"] = torch.tensor(ramp)
+        if isinstance(self.model.classifier, CosineClassifier):
+            terms["temperature"] = self.model.classifier.temperature.detach()
         return terms

@@ -10,7 +10,16 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_GROUP = ("dataset", "backbone", "frozen", "method", "labels_per_class")
+DEFAULT_GROUP = ("dataset", "backbone", "frozen", "method", "labels_per_class", "val_per_class")
+#: keys that older results.json files lack, with the value they had then
+_MISSING = {"val_per_class": 0}
+
+
+def labels_used(row: dict[str, Any]) -> int:
+    """Labels a run consumed: the labelled set plus the labelled validation set (PROTOCOL.md)."""
+    if "labels_used" in row:
+        return int(row["labels_used"])
+    return int(row.get("num_labeled", 0)) + int(row.get("num_validation", 0))
 
 
 def collect(root: Path) -> list[dict[str, Any]]:
@@ -24,8 +33,10 @@ def summarize(
     """One line per group: mean and sample std of ``metric`` over seeds, and the count."""
     groups: dict[tuple[Any, ...], list[float]] = defaultdict(list)
     seconds: dict[tuple[Any, ...], list[float]] = defaultdict(list)
+    labels: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     for r in rows:
-        key = tuple(r.get(g) for g in group)
+        key = tuple(r.get(g, _MISSING.get(g)) for g in group)
+        labels[key].append(labels_used(r))
         groups[key].append(float(r[metric]))
         seconds[key].append(float(r.get("train_seconds", 0.0)) + float(r.get("extract_seconds", 0.0)))
     out = []
@@ -37,6 +48,7 @@ def summarize(
                 "mean": float(a.mean()),
                 "std": float(a.std(ddof=1)) if a.size > 1 else 0.0,
                 "n": int(a.size),
+                "labels_used": float(np.mean(labels[key])),
                 "seconds": float(np.mean(seconds[key])),
             }
         )
@@ -44,14 +56,16 @@ def summarize(
 
 
 def format_table(rows: Iterable[dict[str, Any]], group: Sequence[str] = DEFAULT_GROUP) -> str:
-    """A Markdown table of accuracy (%) mean ± std over seeds."""
+    """A Markdown table of accuracy (%) mean ± std over seeds, with the labels each run used
+    (labelled + validation)."""
     lines = summarize(rows, group)
-    head = [*group, "accuracy % (mean ± std)", "seeds", "seconds/run"]
+    head = [*group, "labels used", "accuracy % (mean ± std)", "seeds", "seconds/run"]
     md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for ln in lines:
         md.append(
             "| "
             + " | ".join(str(ln[g]) for g in group)
+            + f" | {ln['labels_used']:g}"
             + f" | {ln['mean']:.1f} ± {ln['std']:.1f} | {ln['n']} | {ln['seconds']:.1f} |"
         )
     return "\n".join(md)

@@ -34,6 +34,7 @@ from ssft.data.splits import Split, make_split
 from ssft.errors import ConfigError, DataError, SsftError, TrainingError
 from ssft.heads.model import SSFTModel
 from ssft.methods import Method, build_method
+from ssft.train.optim import constrain_, parameter_groups
 from ssft.train.run_dir import MetricsLog, atomic_write_bytes, atomic_write_text, provenance, write_json
 from ssft.train.streams import CachedSource, FeatureSource, IndexStream, LiveSource, SubsetInputs
 
@@ -357,8 +358,11 @@ def fit(cfg: Config | None, out: str | Path, *, resume: bool = False) -> RunResu
         "frozen": cfg.backbone.frozen,
         "image_size": getattr(backbone.preprocess, "size", None),
         "labels_per_class": cfg.data.labels_per_class,
+        # Validation labels are labels too (PROTOCOL.md): every table counts them with k.
+        "val_per_class": cfg.data.val_per_class,
         "num_labeled": int(split.labeled.size),
         "num_validation": int(split.validation.size),
+        "labels_used": int(split.labeled.size + split.validation.size),
         "num_unlabeled": int(split.unlabeled.size),
         "num_test": int(split.test.size),
         "seed": cfg.seed,
@@ -422,11 +426,8 @@ def train_loop(
     steps_per_epoch = max(1, math.ceil(n_pool / ulb_batch))
     total = tc.steps or tc.epochs * steps_per_epoch
 
-    head_params = method.optimizer_parameters()
-    groups = [{"params": head_params, "lr": tc.lr, "name": "head"}]
-    bb = method.model.backbone_parameters()
-    if bb:
-        groups.append({"params": bb, "lr": tc.backbone_lr, "name": "backbone"})
+    # Weight decay on weight matrices only: not on t, b, class embeddings, biases, norms (optim.py).
+    groups = parameter_groups(method, lr=tc.lr, backbone_lr=tc.backbone_lr, weight_decay=tc.weight_decay)
     opt = torch.optim.AdamW(groups, lr=tc.lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(total, tc.warmup))
     lb_stream = IndexStream(split.labeled.size, tc.batch_size, cfg.seed * 1000 + 1)
@@ -529,6 +530,7 @@ def train_loop(
                 torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], tc.grad_clip)
             scaler.step(opt)
             scaler.update()
+            constrain_(method)  # e.g. keep the classifier's log t within its bound
             sched.step()
             bar.update(1)
             done = step + 1
