@@ -4,6 +4,11 @@ A method owns the model and whatever extra modules its loss needs (alignment hea
 discriminators with their own optimisers). ``train_step(batch)`` returns
 ``{"loss": total, <term>: value, ...}``; the training loop back-propagates ``loss`` and logs every
 key. Batches use stable keys: ``x_lb`` (Features), ``y_lb`` (B,), ``x_ulb`` (Features or None).
+
+A method that reads augmented views lists their keys in ``views``: ``<stream>_<kind>`` with
+stream ``lb`` or ``ulb`` and kind ``w`` (weak) or ``s`` (strong), and the loop adds ``x_ulb_w``,
+``x_ulb_s``, ... to every batch: for each item of that stream's batch, the features of one view of
+that kind drawn at random (cached views with a frozen backbone, made live otherwise).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class Method(nn.Module):
     uses_unlabeled: ClassVar[bool] = False
     #: methods with no gradient training (scikit-learn baselines) set this and implement fit_predict
     classical: ClassVar[bool] = False
+    #: augmented views the method reads, as batch keys without the ``x_`` (e.g. ``("ulb_w", "ulb_s")``)
+    views: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self, cfg: MethodConfig, model: SSFTModel, *, class_counts: np.ndarray, seed: int = 0
@@ -83,6 +90,19 @@ class Method(nn.Module):
 
 
 METHODS: Registry[type[Method]] = Registry("method")
+
+VIEW_KINDS = {"w": "weak", "s": "strong"}
+VIEW_STREAMS = ("lb", "ulb")
+
+
+def parse_view_key(key: str) -> tuple[str, str]:
+    """``"ulb_s"`` -> ``("ulb", "strong")``: the stream whose items it holds and the view kind."""
+    stream, _, kind = key.rpartition("_")
+    if stream not in VIEW_STREAMS or kind not in VIEW_KINDS:
+        raise ValueError(
+            f"view key {key!r} is not <stream>_<kind> with stream in {VIEW_STREAMS} and kind in {tuple(VIEW_KINDS)}"
+        )
+    return stream, VIEW_KINDS[kind]
 
 
 def register_method(cls: type[Method]) -> type[Method]:
