@@ -32,12 +32,25 @@ def test_strong_views_are_deterministic_distinct_and_keep_shape():
 
 def test_strong_views_change_more_than_weak_views():
     img = np.tile(np.linspace(0, 255, 32, dtype=np.uint8), (32, 1))[:, :, None].repeat(3, axis=2)
+
     def change(f, i):
         return np.abs(f(img, seed=0, item=i, view=1, flip=False).astype(int) - img).mean()
 
     weak = np.mean([change(augment, i) for i in range(40)])
     strong = np.mean([change(strong_augment, i) for i in range(40)])
     assert strong > 1.5 * weak, (strong, weak)
+
+
+def test_cutout_paints_a_grey_square_of_at_most_half_the_side():
+    img = np.full((20, 20), 255, dtype=np.uint8)
+    sides = []
+    for i in range(30):
+        out = strong_augment(img, seed=0, item=i, view=1, flip=False, ops=0)
+        grey = out == 128
+        assert set(np.unique(out).tolist()) <= {128, 255}
+        sides.append(int(grey.any(axis=1).sum()))
+    assert 0 < max(sides) <= 10 and len(set(sides)) > 3
+    assert (strong_augment(img, seed=0, item=0, view=1, ops=0, cutout=0.0) == 255).all()
 
 
 @pytest.mark.parametrize("name", sorted(OPS))
@@ -124,7 +137,9 @@ def test_strong_views_are_extracted_only_for_methods_that_read_them(tmp_path):
     mixed = train.get_views(idx, "weak", np.array([0, 1] * 4)).pooled
     assert torch.equal(mixed[0], train.get(idx[:1]).pooled[0])
     assert torch.equal(mixed[1], train.get_view(idx[1:2], 1).pooled[0])
-    assert not torch.equal(train.get_view(idx, 1).pooled, train.get_views(idx, "strong", np.ones(8, int)).pooled)
+    assert not torch.equal(
+        train.get_view(idx, 1).pooled, train.get_views(idx, "strong", np.ones(8, int)).pooled
+    )
     with pytest.raises(IndexError, match="cache.strong_views=2"):
         train.get_views(idx, "strong", np.full(8, 3))
     again, _, stats2 = build_sources(cfg, data, split, bb, torch.device("cpu"), ("strong", "weak"))

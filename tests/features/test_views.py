@@ -55,8 +55,10 @@ def _text_setup(tmp_path, *extra):
     from ssft.data.splits import make_split
 
     csv = tmp_path / "t.csv"
-    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
-    csv.write_text("text,label\n" + "".join(f"{' '.join(words[i % 7 :])} number {i},{i % 2}\n" for i in range(20)))
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
+    csv.write_text(
+        "text,label\n" + "".join(f"{' '.join(words[i % 7 :])} number {i},{i % 2}\n" for i in range(20))
+    )
     cfg = load_config(
         "demo",
         [f"cache.dir={tmp_path}", "backbone.name=random:bert-tiny", "data.name=csv", f"data.path={csv}",

@@ -19,7 +19,9 @@ def cfg(*extra: str):
 
 @pytest.mark.parametrize("method", ["fixmatch", "freematch"])
 def test_view_methods_run_from_cached_views_and_reload(tmp_path, method):
-    r = fit(cfg(f"method.name={method}", "method.lambda_u=1", f"cache.dir={tmp_path / 'c'}"), tmp_path / "run")
+    r = fit(
+        cfg(f"method.name={method}", "method.lambda_u=1", f"cache.dir={tmp_path / 'c'}"), tmp_path / "run"
+    )
     lines = [json.loads(x) for x in (r.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert {"ce", "unsup", "mask_rate"} <= set(lines[-1])
     assert r.results["backbone_forward_passes_extraction"] > 0
@@ -41,7 +43,14 @@ def test_no_strong_views_is_one_clear_error(tmp_path):
 
 
 def test_resume_continues_the_view_draws(tmp_path):
-    keys = ["method.name=fixmatch", "method.threshold=0.0", "train.steps=6", "train.log_every=1"]
+    keys = [
+        "method.name=fixmatch",
+        "method.threshold=0.0",
+        "train.steps=6",
+        "train.log_every=1",
+        "cache.views=2",
+        "cache.strong_views=3",
+    ]  # fmt: skip  (so the drawn views matter)
     full = fit(cfg(*keys), tmp_path / "full")
     part = cfg(*keys, "train.checkpoint_every=3")
     import ssft.train.loop as loop
