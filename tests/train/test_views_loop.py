@@ -73,3 +73,13 @@ def test_resume_continues_the_view_draws(tmp_path):
     b = [json.loads(x) for x in (resumed.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert len(a) == len(b) == 6
     assert [x["loss"] for x in a] == pytest.approx([x["loss"] for x in b], rel=1e-5)
+
+
+def test_extract_fills_the_views_the_method_reads(tmp_path):
+    from ssft.train.extract import extract_for_config
+
+    keys = ["method.name=fixmatch", f"cache.dir={tmp_path / 'c'}"]
+    stats = extract_for_config(cfg(*keys))
+    plain = extract_for_config(cfg("method.name=supervised", "cache.dir=" + str(tmp_path / "d")))
+    assert stats["forward_passes"] > plain["forward_passes"]  # the strong views too
+    assert fit(cfg(*keys), tmp_path / "run").results["backbone_forward_passes_extraction"] == 0

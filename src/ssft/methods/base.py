@@ -141,5 +141,10 @@ class Supervised(Method):
         return {"loss": ce, "ce": ce}
 
 
+def method_view_kinds(name: str) -> tuple[str, ...]:
+    """The view kinds (``"strong"``, ``"weak"``) that method ``name`` reads, sorted."""
+    return tuple(sorted({parse_view_key(key)[1] for key in METHODS.get(name).views}))
+
+
 def build_method(cfg: MethodConfig, model: SSFTModel, *, class_counts: np.ndarray, seed: int) -> Method:
     return METHODS.get(cfg.name)(cfg, model, class_counts=class_counts, seed=seed)

@@ -34,7 +34,7 @@ from ssft.data.splits import Split, make_split
 from ssft.errors import ConfigError, DataError, SsftError, TrainingError
 from ssft.heads.model import SSFTModel
 from ssft.methods import Method, build_method
-from ssft.methods.base import parse_view_key
+from ssft.methods.base import method_view_kinds, parse_view_key
 from ssft.train.run_dir import MetricsLog, atomic_write_bytes, atomic_write_text, provenance, write_json
 from ssft.train.streams import (
     CachedSource,
@@ -345,9 +345,7 @@ def fit(cfg: Config | None, out: str | Path, *, resume: bool = False) -> RunResu
     if not cfg.backbone.frozen and cfg.train.compile:
         backbone.encode = torch.compile(backbone.encode)  # type: ignore[method-assign]
 
-    from ssft.methods import METHODS
-
-    view_kinds = tuple(sorted({parse_view_key(k)[1] for k in METHODS.get(cfg.method.name).views}))
+    view_kinds = method_view_kinds(cfg.method.name)
     train_src, test_src, stats = build_sources(cfg, dataset, split, backbone, device, view_kinds)
     labels = dataset.train.labels
     test_labels = (dataset.train if split.test_source == "train" else dataset.test).labels  # type: ignore[union-attr]
