@@ -120,3 +120,30 @@ def test_fixmatch_config_rejects_bad_values(key, value):
     if key != "threshold":
         with pytest.raises(ConfigError, match=f"method.{key}"):
             load_config(None, ["method.name=freematch", f"method.{key}={value}"])
+
+
+@pytest.mark.parametrize("name", ["twinturbo", "content_style"])
+def test_optional_consistency_term_of_the_other_methods(name):
+    from ssft.config import load_config
+    from ssft.methods.base import method_view_kinds
+
+    assert make(name).view_keys(make(name).cfg) == ()
+    m = make(name, lambda_consistency=0.5, consistency_threshold=0.0, ramp=0.0)
+    assert m.view_keys(m.cfg) == ("ulb_s",)
+    assert method_view_kinds(
+        load_config(None, [f"method.name={name}", "method.lambda_consistency=1"]).method
+    ) == ("strong",)
+    m.eval()  # no dropout: the hand computation below sees the same scores
+    b = view_batch()
+    t = m.train_step(b)
+    with torch.no_grad():
+        weak, strong = m.scores(b["x_ulb"]).float(), m.scores(b["x_ulb_s"]).float()
+    want = torch.nn.functional.cross_entropy(strong, weak.argmax(-1))
+    assert t["consistency"].item() == pytest.approx(want.item(), rel=1e-4)
+    assert t["consistency_mask_rate"].item() == 1.0
+    off = make(name, ramp=0.0)
+    off.eval()
+    t0 = off.train_step(b)
+    assert "consistency" not in t0
+    # no adversarial term in eval mode: the totals differ by exactly the weighted term
+    assert t["loss"].item() == pytest.approx(t0["loss"].item() + 0.5 * want.item(), rel=1e-4)

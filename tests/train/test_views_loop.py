@@ -83,3 +83,9 @@ def test_extract_fills_the_views_the_method_reads(tmp_path):
     plain = extract_for_config(cfg("method.name=supervised", "cache.dir=" + str(tmp_path / "d")))
     assert stats["forward_passes"] > plain["forward_passes"]  # the strong views too
     assert fit(cfg(*keys), tmp_path / "run").results["backbone_forward_passes_extraction"] == 0
+
+
+def test_consistency_option_reads_strong_views(tmp_path):
+    r = fit(cfg("method.name=twinturbo", "method.lambda_consistency=0.5", "method.ramp=0"), tmp_path / "run")
+    last = [json.loads(x) for x in (r.run_dir / "metrics.jsonl").read_text().splitlines()][-1]
+    assert {"consistency", "consistency_mask_rate"} <= set(last)

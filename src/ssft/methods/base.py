@@ -71,6 +71,28 @@ class Method(nn.Module):
             return 1.0
         return min(1.0, (int(batch.get("step", 0)) + 1) / (fraction * total))
 
+    @classmethod
+    def view_keys(cls, cfg: MethodConfig) -> tuple[str, ...]:
+        """The view batch keys a run with config ``cfg`` reads (``views``, unless a config key
+        switches an optional view-reading term on)."""
+        return cls.views
+
+    def consistency_term(self, scores_ulb: Tensor, batch: Batch) -> dict[str, Tensor]:
+        """Optional FixMatch-style consistency for methods beyond the FixMatch family: the
+        confident predictions on the unlabelled items themselves (``scores_ulb``, the weak view)
+        as hard targets of their strong views ``x_ulb_s``. Needs ``method.lambda_consistency`` and
+        ``method.consistency_threshold`` in the method's config."""
+        from ssft.losses import pseudo_label_loss
+
+        if "x_ulb_s" not in batch:
+            raise ValueError("the consistency term needs the batch key x_ulb_s (strong views of x_ulb)")
+        parts = pseudo_label_loss(
+            scores_weak=scores_ulb,
+            scores_strong=self.scores(batch["x_ulb_s"]),
+            threshold=float(self.cfg.consistency_threshold),  # type: ignore[attr-defined]
+        )
+        return {"consistency": parts["loss"], "consistency_mask_rate": parts["mask_rate"]}
+
     def scores(self, feats: Features) -> Tensor:
         """Class scores (B, K) used for prediction."""
         return self.model.head(feats).scores
@@ -141,9 +163,10 @@ class Supervised(Method):
         return {"loss": ce, "ce": ce}
 
 
-def method_view_kinds(name: str) -> tuple[str, ...]:
-    """The view kinds (``"strong"``, ``"weak"``) that method ``name`` reads, sorted."""
-    return tuple(sorted({parse_view_key(key)[1] for key in METHODS.get(name).views}))
+def method_view_kinds(cfg: MethodConfig) -> tuple[str, ...]:
+    """The view kinds (``"strong"``, ``"weak"``) that a run of method config ``cfg`` reads, sorted."""
+    keys = METHODS.get(cfg.name).view_keys(cfg)
+    return tuple(sorted({parse_view_key(key)[1] for key in keys}))
 
 
 def build_method(cfg: MethodConfig, model: SSFTModel, *, class_counts: np.ndarray, seed: int) -> Method:

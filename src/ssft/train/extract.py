@@ -27,7 +27,7 @@ def extract_for_config(cfg: Config) -> dict[str, Any]:
     from ssft.methods.base import method_view_kinds
 
     # the augmented views the configured method reads are part of what its runs need
-    _, _, stats = build_sources(cfg, dataset, split, backbone, device, method_view_kinds(cfg.method.name))
+    _, _, stats = build_sources(cfg, dataset, split, backbone, device, method_view_kinds(cfg.method))
     return {
         "backbone": cfg.backbone.name,
         "dataset": cfg.data.name,

@@ -345,7 +345,7 @@ def fit(cfg: Config | None, out: str | Path, *, resume: bool = False) -> RunResu
     if not cfg.backbone.frozen and cfg.train.compile:
         backbone.encode = torch.compile(backbone.encode)  # type: ignore[method-assign]
 
-    view_kinds = method_view_kinds(cfg.method.name)
+    view_kinds = method_view_kinds(cfg.method)
     train_src, test_src, stats = build_sources(cfg, dataset, split, backbone, device, view_kinds)
     labels = dataset.train.labels
     test_labels = (dataset.train if split.test_source == "train" else dataset.test).labels  # type: ignore[union-attr]
@@ -476,7 +476,7 @@ def train_loop(
         if method.uses_unlabeled and split.unlabeled.size
         else None
     )
-    view_keys = [(f"x_{key}", *parse_view_key(key)) for key in method.views]
+    view_keys = [(f"x_{key}", *parse_view_key(key)) for key in method.view_keys(method.cfg)]
     view_sampler = ViewSampler(cfg.seed * 1000 + 3)
     if view_keys and ulb_stream is None and any(stream == "ulb" for _, stream, _ in view_keys):
         raise ConfigError(f"method {cfg.method.name} reads views of unlabelled items but has none")
