@@ -119,7 +119,12 @@ class CacheConfig:
     grid: int = doc(4, "store=reduced: patch tokens average-pooled to grid x grid")
     batch_size: int = doc(64, "extraction batch size")
     device_resident: str = choice("auto", "auto", "yes", "no", help="keep the cache on the GPU")
-    views: int = doc(0, "augmented views per training image to extract too (images only; 0 = none)")
+    views: int = doc(
+        0, "weak augmented views per training item to extract too (crop/flip; texts: word dropout)"
+    )
+    strong_views: int = doc(
+        2, "strong (RandAugment-style) views per training item, extracted only for methods using them"
+    )
     view_seed: int = doc(0, "seed of the augmented views (fixed, so views are cached once)")
     view_flip: bool = doc(
         True, "augmented views may be flipped horizontally (off for digits, text in images)"
@@ -271,6 +276,7 @@ def validate(cfg: Config) -> None:
         (cfg.cache.grid >= 1, "cache.grid must be >= 1"),
         (cfg.cache.batch_size >= 1, "cache.batch_size must be >= 1"),
         (cfg.cache.views >= 0, "cache.views must be >= 0"),
+        (cfg.cache.strong_views >= 0, "cache.strong_views must be >= 0"),
         (cfg.backbone.max_length >= 2, "backbone.max_length must be >= 2"),
     ]
     for ok, msg in checks:

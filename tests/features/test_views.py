@@ -49,23 +49,36 @@ def test_views_are_extracted_once_and_served(tmp_path):
     assert torch.equal(again.get_view(idx, 2).pooled, v2)
 
 
-def test_views_need_an_image_backbone(tmp_path):
+def _text_setup(tmp_path, *extra):
     from ssft.backbones import build_backbone
     from ssft.data import load_dataset
     from ssft.data.splits import make_split
-    from ssft.train.loop import build_sources
 
     csv = tmp_path / "t.csv"
-    csv.write_text("text,label\n" + "".join(f"text number {i},{i % 2}\n" for i in range(20)))
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
+    csv.write_text(
+        "text,label\n" + "".join(f"{' '.join(words[i % 7 :])} number {i},{i % 2}\n" for i in range(20))
+    )
     cfg = load_config(
         "demo",
-        ["cache.views=1", f"cache.dir={tmp_path}", "backbone.name=random:bert-tiny", "data.name=csv",
-         f"data.path={csv}", "data.text_column=text", "data.labels_per_class=2", "train.progress=false"],
+        [f"cache.dir={tmp_path}", "backbone.name=random:bert-tiny", "data.name=csv", f"data.path={csv}",
+         "data.text_column=text", "data.labels_per_class=2", "train.progress=false", *extra],
     )  # fmt: skip
     data = load_dataset(cfg.data)
-    with pytest.raises(ConfigError, match="cache.views > 0 needs an image backbone"):
-        build_sources(
-            cfg, data, make_split(data, cfg.data), build_backbone(cfg.backbone).freeze(), torch.device("cpu")
-        )
+    return cfg, data, make_split(data, cfg.data), build_backbone(cfg.backbone).freeze()
+
+
+def test_text_views_are_extracted_from_augmented_texts(tmp_path):
+    from ssft.train.loop import build_sources
+
+    cfg, data, split, bb = _text_setup(tmp_path, "cache.views=1", "cache.strong_views=1")
+    train, _, _ = build_sources(cfg, data, split, bb, torch.device("cpu"), ("strong", "weak"))
+    assert len(train.views) == 1 and len(train.strong) == 1
+    idx = split.unlabeled[:6]
+    plain = train.get_view(idx, 0).pooled
+    strong = train.get_views(idx, "strong", np.ones(6, dtype=np.int64)).pooled
+    assert not torch.allclose(plain, strong)
     with pytest.raises(ConfigError, match="cache.views must be >= 0"):
         load_config("demo", ["cache.views=-1"])
+    with pytest.raises(ConfigError, match="cache.strong_views must be >= 0"):
+        load_config("demo", ["cache.strong_views=-1"])

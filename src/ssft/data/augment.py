@@ -1,4 +1,5 @@
-"""Deterministic image augmentations for cached *views*.
+"""Deterministic augmentations for cached *views* (weak crop/flip here; strong views and text views
+in :mod:`ssft.data.randaugment` and :mod:`ssft.data.text_augment`, dispatched by :func:`make_view`).
 
 View 0 is the image itself; view ``v >= 1`` is a random resized crop (area 60–100 %, aspect 3/4–4/3)
 and, unless disabled, a horizontal flip, drawn from a generator seeded by ``(seed, item, v)``. The
@@ -42,14 +43,41 @@ def augment(image: np.ndarray, *, seed: int, item: int, view: int, flip: bool = 
     return np.ascontiguousarray(out)
 
 
+VIEW_KINDS = ("weak", "strong")
+
+
+def make_view(x: Any, *, kind: str, seed: int, item: int, view: int, flip: bool = True) -> Any:
+    """View ``view`` of one raw item: an image (uint8 array) or a text (str).
+
+    ``kind="weak"``: the crop/flip above (images) or light word dropout (texts); view 0 is the item
+    itself. ``kind="strong"``: a RandAugment-style view (:mod:`ssft.data.randaugment`) or heavier
+    word dropout and swaps (:mod:`ssft.data.text_augment`); numbered from 1.
+    """
+    if kind not in VIEW_KINDS:
+        raise ValueError(f"unknown view kind {kind!r}; known: {', '.join(VIEW_KINDS)}")
+    if isinstance(x, str):
+        from ssft.data.text_augment import text_augment
+
+        return text_augment(x, seed=seed, item=item, view=view, strong=kind == "strong")
+    if kind == "strong":
+        from ssft.data.randaugment import strong_augment
+
+        return strong_augment(np.asarray(x), seed=seed, item=item, view=view, flip=flip)
+    return augment(np.asarray(x), seed=seed, item=item, view=view, flip=flip)
+
+
 class ViewInputs:
     """Random access to view ``view`` of every item of ``inputs`` (``item`` = position here)."""
 
-    def __init__(self, inputs: Any, view: int, seed: int, flip: bool = True) -> None:
-        self.inputs, self.view, self.seed, self.flip = inputs, view, seed, flip
+    def __init__(self, inputs: Any, view: int, seed: int, flip: bool = True, kind: str = "weak") -> None:
+        if kind not in VIEW_KINDS:
+            raise ValueError(f"unknown view kind {kind!r}; known: {', '.join(VIEW_KINDS)}")
+        self.inputs, self.view, self.seed, self.flip, self.kind = inputs, view, seed, flip, kind
 
     def __len__(self) -> int:
         return len(self.inputs)
 
-    def __getitem__(self, i: int) -> np.ndarray:
-        return augment(self.inputs[i], seed=self.seed, item=int(i), view=self.view, flip=self.flip)
+    def __getitem__(self, i: int) -> Any:
+        return make_view(
+            self.inputs[i], kind=self.kind, seed=self.seed, item=int(i), view=self.view, flip=self.flip
+        )

@@ -13,9 +13,11 @@ from ssft.losses.adversarial import (
 from ssft.losses.alignment import alignment_infonce_loss
 from ssft.losses.binary import binary_loss
 from ssft.losses.categorical import categorical_loss, categorical_twin_loss
+from ssft.losses.fairness import self_adaptive_fairness_loss
 from ssft.losses.label_infonce import label_infonce_loss
 from ssft.losses.marginal import marginal_entropy_loss
 from ssft.losses.posterior import log_posterior, posterior
+from ssft.losses.pseudo_label import pseudo_label_loss
 from ssft.losses.reconstruction import reconstruction_loss
 from ssft.losses.supcon import supcon_loss
 
@@ -30,8 +32,10 @@ __all__ = [
     "log_posterior",
     "marginal_entropy_loss",
     "posterior",
+    "pseudo_label_loss",
     "reconstruction_loss",
     "sample_categorical_prior",
     "sample_gaussian_prior",
+    "self_adaptive_fairness_loss",
     "supcon_loss",
 ]

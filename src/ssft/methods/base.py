@@ -4,6 +4,11 @@ A method owns the model and whatever extra modules its loss needs (alignment hea
 discriminators with their own optimisers). ``train_step(batch)`` returns
 ``{"loss": total, <term>: value, ...}``; the training loop back-propagates ``loss`` and logs every
 key. Batches use stable keys: ``x_lb`` (Features), ``y_lb`` (B,), ``x_ulb`` (Features or None).
+
+A method that reads augmented views lists their keys in ``views``: ``<stream>_<kind>`` with
+stream ``lb`` or ``ulb`` and kind ``w`` (weak) or ``s`` (strong), and the loop adds ``x_ulb_w``,
+``x_ulb_s``, ... to every batch: for each item of that stream's batch, the features of one view of
+that kind drawn at random (cached views with a frozen backbone, made live otherwise).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class Method(nn.Module):
     uses_unlabeled: ClassVar[bool] = False
     #: methods with no gradient training (scikit-learn baselines) set this and implement fit_predict
     classical: ClassVar[bool] = False
+    #: augmented views the method reads, as batch keys without the ``x_`` (e.g. ``("ulb_w", "ulb_s")``)
+    views: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self, cfg: MethodConfig, model: SSFTModel, *, class_counts: np.ndarray, seed: int = 0
@@ -63,6 +70,28 @@ class Method(nn.Module):
         if not fraction or not total:
             return 1.0
         return min(1.0, (int(batch.get("step", 0)) + 1) / (fraction * total))
+
+    @classmethod
+    def view_keys(cls, cfg: MethodConfig) -> tuple[str, ...]:
+        """The view batch keys a run with config ``cfg`` reads (``views``, unless a config key
+        switches an optional view-reading term on)."""
+        return cls.views
+
+    def consistency_term(self, scores_ulb: Tensor, batch: Batch) -> dict[str, Tensor]:
+        """Optional FixMatch-style consistency for methods beyond the FixMatch family: the
+        confident predictions on the unlabelled items themselves (``scores_ulb``, the weak view)
+        as hard targets of their strong views ``x_ulb_s``. Needs ``method.lambda_consistency`` and
+        ``method.consistency_threshold`` in the method's config."""
+        from ssft.losses import pseudo_label_loss
+
+        if "x_ulb_s" not in batch:
+            raise ValueError("the consistency term needs the batch key x_ulb_s (strong views of x_ulb)")
+        parts = pseudo_label_loss(
+            scores_weak=scores_ulb,
+            scores_strong=self.scores(batch["x_ulb_s"]),
+            threshold=float(self.cfg.consistency_threshold),  # type: ignore[attr-defined]
+        )
+        return {"consistency": parts["loss"], "consistency_mask_rate": parts["mask_rate"]}
 
     def scores(self, feats: Features) -> Tensor:
         """Class scores (B, K) used for prediction."""
@@ -107,6 +136,19 @@ def prior_sample_options(cfg: Any) -> dict[str, Any]:
 
 METHODS: Registry[type[Method]] = Registry("method")
 
+VIEW_KINDS = {"w": "weak", "s": "strong"}
+VIEW_STREAMS = ("lb", "ulb")
+
+
+def parse_view_key(key: str) -> tuple[str, str]:
+    """``"ulb_s"`` -> ``("ulb", "strong")``: the stream whose items it holds and the view kind."""
+    stream, _, kind = key.rpartition("_")
+    if stream not in VIEW_STREAMS or kind not in VIEW_KINDS:
+        raise ValueError(
+            f"view key {key!r} is not <stream>_<kind> with stream in {VIEW_STREAMS} and kind in {tuple(VIEW_KINDS)}"
+        )
+    return stream, VIEW_KINDS[kind]
+
 
 def register_method(cls: type[Method]) -> type[Method]:
     METHODS.register(cls.name, help=(cls.__doc__ or "").strip().split("\n")[0])(cls)
@@ -142,6 +184,12 @@ class Supervised(Method):
         else:
             ce = categorical_loss(scores=out.scores, targets=batch["y_lb"])
         return {"loss": ce, "ce": ce}
+
+
+def method_view_kinds(cfg: MethodConfig) -> tuple[str, ...]:
+    """The view kinds (``"strong"``, ``"weak"``) that a run of method config ``cfg`` reads, sorted."""
+    keys = METHODS.get(cfg.name).view_keys(cfg)
+    return tuple(sorted({parse_view_key(key)[1] for key in keys}))
 
 
 def build_method(cfg: MethodConfig, model: SSFTModel, *, class_counts: np.ndarray, seed: int) -> Method:

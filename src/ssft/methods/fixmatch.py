@@ -1,0 +1,179 @@
+"""The FixMatch family: pseudo-labels from a weak view enforced on a strong view.
+
+* ``fixmatch`` (Sohn et al., "FixMatch: Simplifying Semi-Supervised Learning with Consistency and
+  Confidence", NeurIPS 2020): a fixed confidence threshold τ.
+* ``freematch`` (Wang et al., "FreeMatch: Self-adaptive Thresholding for Semi-supervised
+  Learning", ICLR 2023): self-adaptive thresholds, a global one (EMA of the mean confidence)
+  modulated per class (EMA of the class-wise mean probability), plus the self-adaptive fairness term.
+
+Both read the batch keys ``x_ulb_w`` and ``x_ulb_s`` (one weak and one strong view of every
+unlabelled item, see :mod:`ssft.methods.base`); with a frozen backbone they come from the feature
+cache (``cache.views`` weak views besides the item itself, ``cache.strong_views`` strong ones).
+See docs/methods/fixmatch.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ssft.backbones.base import Features
+from ssft.config import MethodConfig, doc
+from ssft.distributed import gather
+from ssft.errors import ConfigError
+from ssft.losses import categorical_loss, pseudo_label_loss, self_adaptive_fairness_loss
+from ssft.methods.base import Batch, Method, register_method
+
+
+@dataclass
+class FixMatchConfig(MethodConfig):
+    threshold: float = doc(0.95, "confidence threshold τ of the weak-view pseudo-labels")
+    lambda_u: float = doc(1.0, "weight of the unlabelled (pseudo-label) term")
+    ramp: float = doc(0.0, "fraction of the steps over which lambda_u ramps up from 0 (0 = none)")
+
+    def validate(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError("method.threshold must be in [0, 1]")
+        if self.lambda_u < 0:
+            raise ConfigError("method.lambda_u must be >= 0")
+        if not 0.0 <= self.ramp < 1.0:
+            raise ConfigError("method.ramp must be in [0, 1)")
+
+
+@dataclass
+class FreeMatchConfig(MethodConfig):
+    lambda_u: float = doc(1.0, "weight of the unlabelled (pseudo-label) term")
+    lambda_fair: float = doc(0.01, "weight of the self-adaptive fairness term (0 = off)")
+    ema: float = doc(0.999, "momentum of the EMAs behind the self-adaptive thresholds")
+    ramp: float = doc(0.0, "fraction of the steps over which the unlabelled weights ramp up from 0")
+
+    def validate(self) -> None:
+        if self.lambda_u < 0 or self.lambda_fair < 0:
+            raise ConfigError("method.lambda_u and method.lambda_fair must be >= 0")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError("method.ema must be in [0, 1)")
+        if not 0.0 <= self.ramp < 1.0:
+            raise ConfigError("method.ramp must be in [0, 1)")
+
+
+def _views(batch: Batch, name: str) -> tuple[Features, Features]:
+    try:
+        return batch["x_ulb_w"], batch["x_ulb_s"]
+    except KeyError:
+        raise ValueError(
+            f"method {name} needs the batch keys x_ulb_w and x_ulb_s (weak and strong views of the "
+            "unlabelled items); the training loop adds them for methods that list them in `views`"
+        ) from None
+
+
+class _WeakStrong(Method):
+    """Shared forward pass: labelled items, weak views and strong views through the head at once."""
+
+    uses_unlabeled = True
+    views = ("ulb_w", "ulb_s")
+
+    def forward_views(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
+        x_w, x_s = _views(batch, self.name)
+        x_lb = batch["x_lb"]
+        n_lb, n_u = len(x_lb), len(x_w)
+        scores = self.model.head(Features.cat([x_lb, x_w, x_s])).scores
+        return scores[:n_lb], scores[n_lb : n_lb + n_u], scores[n_lb + n_u :]
+
+
+@register_method
+class FixMatch(_WeakStrong):
+    """FixMatch: confident weak-view pseudo-labels enforced on strong views (Sohn et al. 2020)."""
+
+    name = "fixmatch"
+    config_class = FixMatchConfig
+
+    def train_step(self, batch: Batch) -> dict[str, Tensor]:
+        cfg: FixMatchConfig = self.cfg  # type: ignore[assignment]
+        s_lb, s_w, s_s = self.forward_views(batch)
+        ce = categorical_loss(scores=s_lb, targets=batch["y_lb"])
+        parts = pseudo_label_loss(scores_weak=s_w, scores_strong=s_s, threshold=cfg.threshold)
+        ramp = self.ramp(batch)
+        loss = ce + ramp * cfg.lambda_u * parts["loss"]
+        return {
+            "loss": loss,
+            "ce": ce,
+            "unsup": parts["loss"],
+            "mask_rate": parts["mask_rate"],
+            "ramp": torch.tensor(ramp),
+        }
+
+
+class SelfAdaptiveThreshold(nn.Module):
+    """FreeMatch's self-adaptive thresholds (SAT), kept as buffers so they are checkpointed.
+
+    From the weak-view probabilities ``p`` (B, K) of each unlabelled batch, with momentum λ:
+    ``τ ← λτ + (1-λ)·mean_j max_k p_jk`` (global), ``p̃ ← λp̃ + (1-λ)·mean_j p_j`` (class-wise),
+    ``h̃ ← λh̃ + (1-λ)·hist(argmax p)/B``; starting from ``τ = 1/K``, ``p̃ = h̃ = 1/K``. The
+    threshold of class c is ``τ · p̃_c / max_k p̃_k``.
+    """
+
+    def __init__(self, num_classes: int, momentum: float) -> None:
+        super().__init__()
+        self.momentum = momentum
+        uniform = torch.full((num_classes,), 1.0 / num_classes)
+        self.register_buffer("time_p", torch.tensor(1.0 / num_classes))
+        self.register_buffer("p_model", uniform.clone())
+        self.register_buffer("label_hist", uniform.clone())
+
+    @torch.no_grad()
+    def update(self, probs: Tensor) -> None:
+        probs = gather(probs.detach().float())  # the global batch under DDP
+        m, k = self.momentum, self.p_model.shape[0]
+        self.time_p.mul_(m).add_((1 - m) * probs.max(dim=-1).values.mean())
+        self.p_model.mul_(m).add_((1 - m) * probs.mean(dim=0))
+        hist = torch.bincount(probs.argmax(dim=-1), minlength=k).float()
+        self.label_hist.mul_(m).add_((1 - m) * hist / hist.sum())
+
+    def thresholds(self) -> Tensor:
+        """(K,) per-class thresholds ``τ · p̃ / max p̃``."""
+        return self.time_p * self.p_model / self.p_model.max()
+
+
+@register_method
+class FreeMatch(_WeakStrong):
+    """FreeMatch: self-adaptive thresholds and class fairness (Wang et al. 2023)."""
+
+    name = "freematch"
+    config_class = FreeMatchConfig
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        cfg: FreeMatchConfig = self.cfg  # type: ignore[assignment]
+        self.sat = SelfAdaptiveThreshold(self.num_classes, cfg.ema)
+
+    def train_step(self, batch: Batch) -> dict[str, Tensor]:
+        cfg: FreeMatchConfig = self.cfg  # type: ignore[assignment]
+        s_lb, s_w, s_s = self.forward_views(batch)
+        ce = categorical_loss(scores=s_lb, targets=batch["y_lb"])
+        # The thresholds of this step already include this batch (update, then mask).
+        self.sat.update(s_w.float().softmax(dim=-1))
+        tau = self.sat.thresholds()
+        parts = pseudo_label_loss(scores_weak=s_w, scores_strong=s_s, threshold=tau)
+        ramp = self.ramp(batch)
+        loss = ce + ramp * cfg.lambda_u * parts["loss"]
+        terms = {
+            "ce": ce,
+            "unsup": parts["loss"],
+            "mask_rate": parts["mask_rate"],
+            "threshold_global": self.sat.time_p.detach().clone(),
+            "threshold_min": tau.min().detach(),
+            "threshold_max": tau.max().detach(),
+        }
+        if cfg.lambda_fair > 0:
+            terms["fair"] = self_adaptive_fairness_loss(
+                scores_strong=s_s,
+                mask=parts["mask"],
+                p_model=self.sat.p_model,
+                label_hist=self.sat.label_hist,
+            )
+            loss = loss + ramp * cfg.lambda_fair * terms["fair"]
+        terms["loss"] = loss
+        terms["ramp"] = torch.tensor(ramp)
+        return terms

@@ -1,0 +1,149 @@
+"""FixMatch and FreeMatch on synthetic features: terms, views, the self-adaptive thresholds, learning."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_methods import K, batch, features, make
+
+from ssft.methods.fixmatch import SelfAdaptiveThreshold
+
+
+def view_batch(n_lb: int = 6, n_ulb: int = 12, step: int = 0, noise: float = 0.5) -> dict:
+    b = batch(n_lb, n_ulb, step)
+    yu = torch.arange(n_ulb) % K
+    b["x_ulb_w"] = b["x_ulb"]
+    strong = features(n_ulb, yu, 3)
+    b["x_ulb_s"] = type(strong)(strong.pooled + noise, strong.tokens + noise, None)
+    return b
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("fixmatch", {"loss", "ce", "unsup", "mask_rate", "ramp"}),
+        ("freematch", {"loss", "ce", "unsup", "mask_rate", "fair", "ramp", "threshold_global",
+                       "threshold_min", "threshold_max"}),
+    ],
+)  # fmt: skip
+def test_every_term_logged_and_finite(name, expected):
+    m = make(name)
+    terms = m.train_step(view_batch())
+    assert set(terms) == expected
+    for k, v in terms.items():
+        assert torch.isfinite(torch.as_tensor(v)).all(), k
+    terms["loss"].backward()
+    dead = [n for n, p in m.named_parameters() if p.requires_grad and "backbone" not in n
+            and (p.grad is None or p.grad.abs().sum() == 0)]  # fmt: skip
+    assert dead == []
+
+
+def test_fixmatch_total_is_ce_plus_weighted_unsup():
+    m = make("fixmatch", threshold=0.0, lambda_u=2.5)
+    t = m.train_step(view_batch())
+    assert t["mask_rate"].item() == 1.0  # threshold 0 keeps every item
+    assert t["loss"].item() == pytest.approx(t["ce"].item() + 2.5 * t["unsup"].item(), rel=1e-6)
+    m1 = make("fixmatch", threshold=1.0)
+    t1 = m1.train_step(view_batch())
+    assert t1["unsup"].item() == 0.0 and t1["loss"].item() == pytest.approx(t1["ce"].item())
+
+
+def test_views_are_required():
+    m = make("fixmatch")
+    with pytest.raises(ValueError, match="x_ulb_w and x_ulb_s"):
+        m.train_step(batch())
+    assert m.views == ("ulb_w", "ulb_s") and make("freematch").views == ("ulb_w", "ulb_s")
+
+
+def test_self_adaptive_threshold_by_hand():
+    sat = SelfAdaptiveThreshold(3, momentum=0.5)
+    assert sat.time_p.item() == pytest.approx(1 / 3)
+    probs = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3]])
+    sat.update(probs)
+    # tau = 0.5/3 + 0.5 * mean(0.7, 0.6); p_model = 0.5/3 + 0.5 * [0.4, 0.4, 0.2]; hist = [0.5, 0.5, 0]
+    assert sat.time_p.item() == pytest.approx(1 / 6 + 0.325)
+    assert sat.p_model.tolist() == pytest.approx([1 / 6 + 0.2, 1 / 6 + 0.2, 1 / 6 + 0.1])
+    assert sat.label_hist.tolist() == pytest.approx([1 / 6 + 0.25, 1 / 6 + 0.25, 1 / 6])
+    tau = 1 / 6 + 0.325
+    assert sat.thresholds().tolist() == pytest.approx([tau, tau, tau * (1 / 6 + 0.1) / (1 / 6 + 0.2)])
+
+
+def test_freematch_masks_with_the_updated_thresholds_and_checkpoints_them():
+    m = make("freematch", ema=0.0)  # momentum 0: the thresholds are this batch's statistics
+    m.eval()  # no dropout, so the scores below are the ones train_step saw
+    b = view_batch()
+    t = m.train_step(b)
+    with torch.no_grad():
+        p = m.model.head(b["x_ulb_w"]).scores.float().softmax(-1)
+    conf, lab = p.max(-1)
+    tau = conf.mean() * p.mean(0) / p.mean(0).max()
+    assert t["threshold_global"].item() == pytest.approx(conf.mean().item(), rel=1e-5)
+    assert t["mask_rate"].item() == pytest.approx((conf >= tau[lab]).float().mean().item())
+    state = m.state_dict()
+    assert {"sat.time_p", "sat.p_model", "sat.label_hist"} <= set(state)
+
+
+def test_fairness_weight_zero_switches_the_term_off():
+    t = make("freematch", lambda_fair=0.0).train_step(view_batch())
+    assert "fair" not in t
+
+
+@pytest.mark.parametrize("name", ["fixmatch", "freematch"])
+def test_methods_learn_separable_features(name):
+    m = make(name)
+    opt = torch.optim.AdamW(m.optimizer_parameters(), lr=3e-3)
+    m.train()
+    for step in range(60):
+        b = view_batch(step=step)
+        b["total_steps"] = 60
+        terms = m.train_step(b)
+        opt.zero_grad()
+        terms["loss"].backward()
+        opt.step()
+        if step == 0:
+            first = terms["loss"].item()
+    assert terms["loss"].item() < first
+    m.eval()
+    y = torch.arange(30) % K
+    with torch.no_grad():
+        acc = (m.probabilities(features(30, y, seed=9)).argmax(1) == y).float().mean().item()
+    assert acc > 0.9, acc
+
+
+@pytest.mark.parametrize("key, value", [("threshold", 1.5), ("lambda_u", -1), ("ramp", 1.0)])
+def test_fixmatch_config_rejects_bad_values(key, value):
+    from ssft.config import load_config
+    from ssft.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"method.{key}"):
+        load_config(None, ["method.name=fixmatch", f"method.{key}={value}"])
+    if key != "threshold":
+        with pytest.raises(ConfigError, match=f"method.{key}"):
+            load_config(None, ["method.name=freematch", f"method.{key}={value}"])
+
+
+@pytest.mark.parametrize("name", ["twinturbo", "content_style"])
+def test_optional_consistency_term_of_the_other_methods(name):
+    from ssft.config import load_config
+    from ssft.methods.base import method_view_kinds
+
+    assert make(name).view_keys(make(name).cfg) == ()
+    m = make(name, lambda_consistency=0.5, consistency_threshold=0.0, ramp=0.0)
+    assert m.view_keys(m.cfg) == ("ulb_s",)
+    assert method_view_kinds(
+        load_config(None, [f"method.name={name}", "method.lambda_consistency=1"]).method
+    ) == ("strong",)
+    m.eval()  # no dropout: the hand computation below sees the same scores
+    b = view_batch()
+    t = m.train_step(b)
+    with torch.no_grad():
+        weak, strong = m.scores(b["x_ulb"]).float(), m.scores(b["x_ulb_s"]).float()
+    want = torch.nn.functional.cross_entropy(strong, weak.argmax(-1))
+    assert t["consistency"].item() == pytest.approx(want.item(), rel=1e-4)
+    assert t["consistency_mask_rate"].item() == 1.0
+    off = make(name, ramp=0.0)
+    off.eval()
+    t0 = off.train_step(b)
+    assert "consistency" not in t0
+    # no adversarial term in eval mode: the totals differ by exactly the weighted term
+    assert t["loss"].item() == pytest.approx(t0["loss"].item() + 0.5 * want.item(), rel=1e-4)
