@@ -240,6 +240,10 @@ def test_best_yaml_reproduces_the_best_trial(small_digits, tmp_path):
     again = score_on_dev(cfg, dev, [0, 1], tmp_path / "again")
     assert again.accuracies == pytest.approx(best["dev_accuracies"], abs=1e-12)
     assert again.mean == pytest.approx(best["dev_accuracy"], abs=1e-12)
+    # each seed of a trial draws its own labelled items (seed and data.split_seed)
+    runs = out / "trials" / f"{best['trial']:04d}"
+    labeled = [json.loads((runs / f"seed={s}" / "split.json").read_text())["labeled"] for s in (0, 1)]
+    assert labeled[0] != labeled[1]
 
 
 def test_unknown_method_and_changed_search_are_clear_errors(small_digits, tmp_path, capsys):

@@ -32,6 +32,7 @@ import numpy as np
 from ssft.config import Config, dump_yaml, load_config, parse_override
 from ssft.errors import ConfigError, DataError, TrainingError
 from ssft.fileio import atomic_write_text
+from ssft.train.loop import Interrupted
 from ssft.train.run_dir import write_json
 from ssft.tune.dev_split import DevSplit, make_dev_split
 from ssft.tune.spaces import Space, space_for
@@ -95,35 +96,27 @@ class TrialSuggest:
         self.trial, self.cfg, self.pinned = trial, cfg, pinned
         self.overrides: list[str] = []
 
-    def _known(self, key: str) -> None:
+    def _ask(self, key: str, draw: Any) -> Any:
         try:
-            _get(self.cfg, key)
+            value = _get(self.cfg, key)
         except AttributeError:
             raise ConfigError(
                 f"search space asks for {key}, which is not a key of method {self.cfg.method.name}"
             ) from None
-
-    def _record(self, key: str, value: Any) -> Any:
+        if key in self.pinned:
+            return value
+        value = draw()
         self.overrides.append(f"{key}={_format(value)}")
         return value
 
     def real(self, key: str, low: float, high: float, *, log: bool = False) -> float:
-        self._known(key)
-        if key in self.pinned:
-            return _get(self.cfg, key)
-        return self._record(key, self.trial.suggest_float(key, low, high, log=log))
+        return self._ask(key, lambda: self.trial.suggest_float(key, low, high, log=log))
 
     def integer(self, key: str, low: int, high: int, *, log: bool = False) -> int:
-        self._known(key)
-        if key in self.pinned:
-            return _get(self.cfg, key)
-        return self._record(key, self.trial.suggest_int(key, low, high, log=log))
+        return self._ask(key, lambda: self.trial.suggest_int(key, low, high, log=log))
 
     def choice(self, key: str, options: Sequence[Any]) -> Any:
-        self._known(key)
-        if key in self.pinned:
-            return _get(self.cfg, key)
-        return self._record(key, self.trial.suggest_categorical(key, list(options)))
+        return self._ask(key, lambda: self.trial.suggest_categorical(key, list(options)))
 
 
 def _spec(
@@ -368,12 +361,15 @@ def tune(
         suggest = TrialSuggest(trial, cfg, pinned)
         try:
             _run_trial(trial, suggest, space, config, overrides, cfg, dev, seeds, out, optuna)
-        except BaseException:
+        except BaseException as e:
+            # Not a result of the trial's parameters: the trial does not count and is tried again
+            # when the search resumes.
             study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
-            log(f"trial {trial.number} interrupted; run the same command again to resume")
+            why = "interrupted" if isinstance(e, KeyboardInterrupt | Interrupted) else f"stopped: {e}"
+            log(f"trial {trial.number} {why}; run the same command again to resume")
             raise
         frozen = _frozen(study, trial.number)
-        done += 1
+        done = sum(_counted(t, optuna) for t in study.get_trials(deepcopy=False))
         if frozen.state == optuna.trial.TrialState.COMPLETE:
             a = frozen.user_attrs
             log(
