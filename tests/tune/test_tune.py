@@ -3,6 +3,7 @@ best.yaml reproduces the best trial, and clear errors."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 
@@ -20,6 +21,9 @@ from ssft.tune import runner as tune_runner
 from ssft.tune.trial import score_on_dev
 
 BASE = ["data.name=small-digits", "cache.store=pooled", "data.holdout=0.3"]
+needs_optuna = pytest.mark.skipif(
+    importlib.util.find_spec("optuna") is None, reason="optuna is not installed (pip install 'ssft[tune]')"
+)
 
 
 class SpyImages:
@@ -87,6 +91,7 @@ def test_dev_split_of_a_dataset_with_a_test_split_leaves_it_out():
     assert (np.asarray(dev.dataset.test.inputs.array) == 0).all()  # no test image is in it
 
 
+@needs_optuna
 def test_tune_never_reads_the_test_part(small_digits, tmp_path, monkeypatch):
     import ssft.train.loop as loop
 
@@ -114,6 +119,7 @@ def test_tune_never_reads_the_test_part(small_digits, tmp_path, monkeypatch):
     assert not list((tmp_path / "t").rglob("model.safetensors"))
 
 
+@needs_optuna
 def test_resume_continues_the_trial_count(small_digits, tmp_path, monkeypatch, capsys):
     out = tmp_path / "t"
     args = [
@@ -151,6 +157,7 @@ def test_resume_continues_the_trial_count(small_digits, tmp_path, monkeypatch, c
     assert len(table) == 4 and {"method.alpha", "dev_accuracy"} <= set(table[0])
 
 
+@needs_optuna
 def test_interrupted_trial_is_tried_again_with_its_parameters(small_digits, tmp_path, monkeypatch):
     out = tmp_path / "t"
     kw = dict(overrides=[*BASE, "method.name=knn"], seeds=[0], verbose=False)
@@ -185,6 +192,7 @@ def test_interrupted_trial_is_tried_again_with_its_parameters(small_digits, tmp_
     assert retries[1]["state"] == "complete"
 
 
+@needs_optuna
 def test_same_budget_for_every_method_failed_trials_included(small_digits, tmp_path, monkeypatch):
     real = tune_runner.score_on_dev
     calls = []
@@ -214,6 +222,7 @@ def test_same_budget_for_every_method_failed_trials_included(small_digits, tmp_p
     assert json.loads((tmp_path / "knn" / "best.json").read_text())["trial"] != 0
 
 
+@needs_optuna
 def test_pinned_keys_are_not_searched(small_digits, tmp_path):
     tune(
         "demo",
@@ -227,6 +236,7 @@ def test_pinned_keys_are_not_searched(small_digits, tmp_path):
         assert set(r["params"]) == {"method.alpha", "method.gamma"}
 
 
+@needs_optuna
 def test_best_yaml_reproduces_the_best_trial(small_digits, tmp_path):
     out = tmp_path / "t"
     over = [*BASE, "method.name=label_spreading"]
@@ -246,6 +256,7 @@ def test_best_yaml_reproduces_the_best_trial(small_digits, tmp_path):
     assert labeled[0] != labeled[1]
 
 
+@needs_optuna
 def test_unknown_method_and_changed_search_are_clear_errors(small_digits, tmp_path, capsys):
     with pytest.raises(ConfigError, match="unknown method.name 'nope'; known: .*label_spreading"):
         tune("demo", tmp_path / "a", trials=1, overrides=[*BASE, "method.name=nope"], verbose=False)

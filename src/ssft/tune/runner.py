@@ -18,10 +18,7 @@ tried again, with the same parameters, when the search resumes. One process per 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +26,21 @@ from typing import Any
 
 import numpy as np
 
-from ssft.config import Config, dump_yaml, load_config, parse_override
+from ssft.config import Config, load_config, parse_override
 from ssft.errors import ConfigError, DataError, TrainingError
-from ssft.fileio import atomic_write_text
 from ssft.train.loop import Interrupted
 from ssft.train.run_dir import write_json
 from ssft.tune.dev_split import DevSplit, make_dev_split
+from ssft.tune.outputs import (
+    Progress,
+    best_row,
+    counted,
+    fmt_params,
+    records,
+    state,
+    write_best,
+    write_tables,
+)
 from ssft.tune.spaces import Space, space_for
 from ssft.tune.trial import score_on_dev
 
@@ -181,31 +187,6 @@ def _check_labels_fit(cfg: Config, dev: DevSplit) -> None:
         ) from None
 
 
-class Progress:
-    """Lines to ``tune.log`` (always) and stdout (when verbose)."""
-
-    def __init__(self, path: Path, verbose: bool) -> None:
-        self.path, self.verbose = path, verbose
-
-    def __call__(self, line: str) -> None:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        with self.path.open("a") as f:
-            f.write(f"{stamp}  {line}\n")
-        if self.verbose:
-            print(line, flush=True)
-
-
-def _counted(t: Any, optuna: Any) -> bool:
-    fail = optuna.trial.TrialState.FAIL
-    return t.state == optuna.trial.TrialState.COMPLETE or (t.state == fail and "error" in t.user_attrs)
-
-
-def _state(t: Any, optuna: Any) -> str:
-    if t.state == optuna.trial.TrialState.FAIL:
-        return "failed" if "error" in t.user_attrs else "interrupted"
-    return str(t.state.name).lower()
-
-
 def _recover(study: Any, optuna: Any, log: Progress) -> None:
     """Trials left running by a killed search are marked interrupted; every interrupted trial is
     queued again once, with its parameters, so the search goes on where it stopped."""
@@ -216,85 +197,8 @@ def _recover(study: Any, optuna: Any, log: Progress) -> None:
     trials = study.get_trials(deepcopy=False)
     retried = {t.user_attrs.get("retry_of") for t in trials}
     for t in trials:
-        if _state(t, optuna) == "interrupted" and t.number not in retried:
+        if state(t, optuna) == "interrupted" and t.number not in retried:
             study.enqueue_trial(dict(t.params), user_attrs={"retry_of": t.number})
-
-
-def _records(study: Any, optuna: Any) -> list[dict[str, Any]]:
-    rows = []
-    for t in study.get_trials(deepcopy=False):
-        if t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING):
-            continue
-        a = t.user_attrs
-        rows.append(
-            {
-                "trial": t.number,
-                "state": _state(t, optuna),
-                "dev_accuracy": t.value,
-                "dev_std": a.get("dev_std"),
-                "dev_accuracies": a.get("dev_accuracies"),
-                "seconds": a.get("seconds"),
-                "overrides": a.get("overrides"),
-                "retry_of": a.get("retry_of"),
-                "error": a.get("error"),
-                "params": dict(t.params),
-            }
-        )
-    return rows
-
-
-def _write_tables(out: Path, rows: list[dict[str, Any]]) -> None:
-    atomic_write_text(out / "trials.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-    keys = sorted({k for r in rows for k in r["params"]})
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["trial", "state", "dev_accuracy", "dev_std", "seconds", *keys, "error"])
-    for r in rows:
-        acc = "" if r["dev_accuracy"] is None else f"{r['dev_accuracy']:.6f}"
-        std = "" if r["dev_std"] is None else f"{r['dev_std']:.6f}"
-        sec = "" if r["seconds"] is None else f"{r['seconds']:.1f}"
-        w.writerow(
-            [r["trial"], r["state"], acc, std, sec, *(r["params"].get(k, "") for k in keys), r["error"] or ""]
-        )
-    atomic_write_text(out / "trials.csv", buf.getvalue())
-
-
-def _write_best(
-    out: Path,
-    best: dict[str, Any],
-    config: str | Path | None,
-    overrides: Sequence[str],
-    budget: int,
-    counts: dict[str, int],
-) -> None:
-    tuned = list(best["overrides"])
-    cfg = load_config(config, [*overrides, *tuned])
-    seeds = ", ".join(str(s) for s in json.loads((out / "tune.json").read_text())["seeds"])
-    flags = " ".join(f"--set {o}" for o in tuned) or "(none: the defaults won)"
-    header = (
-        f"# ssft tune: best of {budget} trials (trial {best['trial']}) of method {cfg.method.name},\n"
-        f"# dev accuracy {best['dev_accuracy']:.4f} ± {best['dev_std'] or 0.0:.4f} over seeds {seeds}\n"
-        f"# (scored on {counts['dev_eval_labels']} dev-eval labels carved from the training pool; the test part was never read).\n"
-        f"# Use: ssft fit --config best.yaml --out RUN   (set data.labels_per_class, seed, ... with --set)\n"
-        f"# Tuned keys, as overrides of the searched config: {flags}\n"
-    )
-    atomic_write_text(out / "best.yaml", header + dump_yaml(cfg))
-    write_json(
-        out / "best.json",
-        {
-            "trial": best["trial"],
-            "dev_accuracy": best["dev_accuracy"],
-            "dev_std": best["dev_std"],
-            "dev_accuracies": best["dev_accuracies"],
-            "overrides": tuned,
-            "config": json.loads((out / "tune.json").read_text())["config"],
-            "fixed_overrides": list(overrides),
-        },
-    )
-
-
-def _fmt_params(overrides: Sequence[str]) -> str:
-    return " ".join(overrides) or "(defaults)"
 
 
 def tune(
@@ -349,7 +253,7 @@ def tune(
     study.sampler = optuna.samplers.TPESampler(
         seed=sampler_seed + previous, n_startup_trials=min(10, max(2, trials // 4))
     )
-    done = sum(_counted(t, optuna) for t in study.get_trials(deepcopy=False))
+    done = sum(counted(t, optuna) for t in study.get_trials(deepcopy=False))
     log(
         f"tune {cfg.method.name} (space {space_name}): {done}/{trials} trials done; dev split: "
         f"{counts['dev_train']} dev-train items, {counts['dev_eval_labels']} dev-eval labels, "
@@ -369,12 +273,12 @@ def tune(
             log(f"trial {trial.number} {why}; run the same command again to resume")
             raise
         frozen = _frozen(study, trial.number)
-        done = sum(_counted(t, optuna) for t in study.get_trials(deepcopy=False))
+        done = sum(counted(t, optuna) for t in study.get_trials(deepcopy=False))
         if frozen.state == optuna.trial.TrialState.COMPLETE:
             a = frozen.user_attrs
             log(
                 f"[{done}/{trials}] trial {trial.number}: dev acc {frozen.value:.4f} ± {a['dev_std']:.4f} "
-                f"({a['seconds']:.1f} s) {_fmt_params(a['overrides'])}"
+                f"({a['seconds']:.1f} s) {fmt_params(a['overrides'])}"
             )
         else:
             log(f"[{done}/{trials}] trial {trial.number} failed: {frozen.user_attrs['error']}")
@@ -416,14 +320,6 @@ def _run_trial(
     trial.study.tell(trial, score.mean)
 
 
-def _best(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    ok = [r for r in rows if r["state"] == "complete"]
-    if not ok:
-        return None
-    # Ties go to the earlier trial, so a resumed search never swaps an equal best.
-    return max(ok, key=lambda r: (r["dev_accuracy"], -r["trial"]))
-
-
 def _write_outputs(
     study: Any,
     optuna: Any,
@@ -433,18 +329,19 @@ def _write_outputs(
     budget: int,
     counts: dict[str, int],
 ) -> None:
-    rows = _records(study, optuna)
-    _write_tables(out, rows)
-    best = _best(rows)
+    rows = records(study, optuna)
+    write_tables(out, rows)
+    best = best_row(rows)
     if best is not None:
-        _write_best(out, best, config, overrides, budget, counts)
+        done = sum(r["state"] in ("complete", "failed") for r in rows)
+        write_best(out, best, config, overrides, done, budget, counts)
 
 
 def _summary(
     study: Any, optuna: Any, out: Path, method: str, done: int, counts: dict[str, int], log: Progress
 ) -> TuneResult:
-    rows = _records(study, optuna)
-    best = _best(rows)
+    rows = records(study, optuna)
+    best = best_row(rows)
     failed = sum(r["state"] == "failed" for r in rows)
     log(
         f"done: {done} trials of {method} ({failed} failed); dev split {counts['dev_train']} dev-train "
@@ -456,7 +353,7 @@ def _summary(
     accs = np.asarray(best["dev_accuracies"])
     log(
         f"best: trial {best['trial']}, dev accuracy {best['dev_accuracy']:.4f} ± {best['dev_std']:.4f} "
-        f"(seeds: {', '.join(f'{a:.4f}' for a in accs)}) with {_fmt_params(best['overrides'])}"
+        f"(seeds: {', '.join(f'{a:.4f}' for a in accs)}) with {fmt_params(best['overrides'])}"
     )
     log(f"wrote {out / 'best.yaml'} (ssft fit --config {out / 'best.yaml'} --out RUN), trials.csv, tune.log")
     return TuneResult(out, method, best["trial"], best["dev_accuracy"], list(best["overrides"]), done, counts)
