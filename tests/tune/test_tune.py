@@ -82,6 +82,16 @@ def test_dev_split_is_carved_from_the_pool_only(small_digits):
     assert np.array_equal(dev.dataset.test.inputs[3], small_digits.array[dev.dev_eval[3]])
 
 
+def test_dev_eval_is_capped_like_the_test_part(small_digits):
+    cfg = load_config("demo", [*BASE, "data.max_test=30"])
+    ds = load_dataset(cfg.data)
+    dev = make_dev_split(ds, cfg.data, 0.25, seed=0)
+    full = make_dev_split(ds, load_config("demo", BASE).data, 0.25, seed=0)
+    assert dev.dev_eval.size == 30 and set(dev.dev_eval) <= set(full.dev_eval)
+    assert np.array_equal(np.union1d(dev.dev_train, dev.dev_eval), np.union1d(full.dev_train, full.dev_eval))
+    assert dev.counts()["dev_eval_labels"] == 30
+
+
 def test_dev_split_of_a_dataset_with_a_test_split_leaves_it_out():
     train = Part(ArrayImages(np.zeros((40, 4, 4), np.uint8)), np.arange(40) % 2)
     test = Part(ArrayImages(np.full((10, 4, 4), 255, np.uint8)), np.arange(10) % 2)
@@ -282,3 +292,15 @@ def test_missing_optuna_is_a_clear_error(tmp_path, monkeypatch, capsys):
         tune("demo", tmp_path / "t", trials=1, verbose=False)
     assert main(["tune", "--config", "demo", "--trials", "1", "--out", str(tmp_path / "t")]) == 2
     assert "ssft tune needs Optuna" in capsys.readouterr().err
+
+
+@needs_optuna
+def test_one_search_per_folder(tmp_path):
+    import fcntl
+
+    out = tmp_path / "t"
+    out.mkdir()
+    with (out / ".lock").open("w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        with pytest.raises(ConfigError, match="another ssft tune is running"):
+            tune("demo", out, trials=1, overrides=["method.name=knn"], verbose=False)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ssft.data.base import ArrayImages, Dataset, FileImages, Part
-from ssft.data.splits import holdout_split
+from ssft.data.splits import holdout_split, stratified_cap
 from ssft.errors import DataError
 
 #: stream tag of the dev-eval draw, distinct from the tags in ssft.data.splits
@@ -98,8 +98,8 @@ class DevSplit:
 def make_dev_split(dataset: Dataset, data_cfg: Any, fraction: float, seed: int = 0) -> DevSplit:
     """Carve dev-train and dev-eval from the pool of ``dataset`` (see the module docstring).
 
-    ``fraction`` of each class's labelled pool items go to dev-eval (at least one per class);
-    unlabelled items (label -1) always stay in dev-train.
+    ``fraction`` of each class's labelled pool items go to dev-eval (at least one per class),
+    capped at ``data.max_test`` items; unlabelled items (label -1) always stay in dev-train.
     """
     if not 0.0 < fraction < 1.0:
         raise DataError(f"the dev fraction must be in (0, 1), got {fraction} (--dev-fraction)")
@@ -116,6 +116,12 @@ def make_dev_split(dataset: Dataset, data_cfg: Any, fraction: float, seed: int =
     except DataError as e:
         raise DataError(f"cannot carve a dev-eval part from the training pool: {e}") from None
     dev_train, dev_eval = pool[keep], pool[held]
+    cap = getattr(data_cfg, "max_test", None)
+    if cap is not None and cap < dev_eval.size:
+        # data.max_test caps dev-eval as it caps the test part; the items left over stay in the pool.
+        kept = stratified_cap(labels, dev_eval, cap, seed * 1000 + _DEV_EVAL, _DEV_EVAL)
+        dev_train = np.sort(np.concatenate([dev_train, np.setdiff1d(dev_eval, kept)]))
+        dev_eval = kept
     missing = [dataset.classes[c] for c in range(dataset.num_classes) if not (labels[dev_eval] == c).any()]
     if missing:
         raise DataError(

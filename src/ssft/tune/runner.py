@@ -19,7 +19,8 @@ tried again, with the same parameters, when the search resumes. One process per 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,12 +222,66 @@ def tune(
         raise ConfigError(f"--trials must be >= 1, got {trials}")
     if not seeds:
         raise ConfigError("--seeds needs at least one seed")
-    optuna = import_optuna()
+    import_optuna()  # fail before any work when it is missing
     overrides = list(overrides)
     cfg = load_config(config, overrides)
     space_name, space = space_for(cfg.method.name)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(out):
+        return _search(
+            config,
+            out,
+            cfg,
+            space_name,
+            space,
+            trials,
+            overrides,
+            seeds,
+            dev_fraction,
+            dev_seed,
+            sampler_seed,
+            verbose,
+        )
+
+
+@contextmanager
+def _folder_lock(out: Path) -> Iterator[None]:
+    """One search per folder: a second process would take the first one's running trial for a
+    trial left behind by a killed search."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with (out / ".lock").open("w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConfigError(
+                f"another ssft tune is running in {out}; wait for it or choose another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _search(
+    config: str | Path | None,
+    out: Path,
+    cfg: Config,
+    space_name: str,
+    space: Space,
+    trials: int,
+    overrides: list[str],
+    seeds: Sequence[int],
+    dev_fraction: float,
+    dev_seed: int,
+    sampler_seed: int,
+    verbose: bool,
+) -> TuneResult:
+    optuna = import_optuna()
     spec = _spec(config, overrides, seeds, dev_fraction, dev_seed)
     _check_same_search(out, spec)
 
