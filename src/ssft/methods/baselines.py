@@ -68,6 +68,7 @@ class LinearProbeConfig(MethodConfig):
     C: float = doc(1.0, "inverse L2 regularisation strength of the logistic regression")
     max_iter: int = doc(2000, "solver iterations")
     normalize: bool = doc(True, "L2-normalise z* before standardising")
+    standardize: bool = doc(True, "standardise each dimension with the training features' statistics")
 
 
 @register_method
@@ -87,6 +88,8 @@ class LinearProbe(ClassicalMethod):
         allx = np.concatenate([x, _prep(x_ulb, cfg.normalize)]) if x_ulb.size else x
         mean, scale = allx.mean(axis=0), allx.std(axis=0)
         scale[scale < 1e-12] = 1.0
+        if not cfg.standardize:
+            mean, scale = np.zeros_like(mean), np.ones_like(scale)
         clf = LogisticRegression(C=cfg.C, max_iter=cfg.max_iter)
         clf.fit((x - mean) / scale, y_lb)
         coef = np.zeros((self.num_classes, x.shape[1]))
@@ -142,10 +145,16 @@ class LabelSpreadingConfig(MethodConfig):
     alpha: float = doc(0.2, "clamping factor (0 keeps the labels, 1 replaces them)")
     max_iter: int = doc(1000, "iterations")
     normalize: bool = doc(True, "L2-normalise z* (cosine geometry)")
+    kernel: str = choice(
+        "knn", "knn", "rbf", help="graph: k-NN (sparse) or rbf exp(-gamma |x - x'|^2) (dense, n x n memory)"
+    )
+    gamma: float = doc(20.0, "rbf kernel width")
 
     def validate(self) -> None:
         if not 0.0 < self.alpha < 1.0:
             raise ConfigError("method.alpha must be in (0, 1)")
+        if self.gamma <= 0:
+            raise ConfigError("method.gamma must be > 0")
 
 
 @register_method
@@ -164,7 +173,11 @@ class LabelSpreading(ClassicalMethod):
         x = _prep(np.concatenate([x_lb, x_ulb]), cfg.normalize)
         y = np.concatenate([y_lb, np.full(len(x_ulb), -1)])
         model = SkLabelSpreading(
-            kernel="knn", n_neighbors=min(cfg.n_neighbors, len(x) - 1), alpha=cfg.alpha, max_iter=cfg.max_iter
+            kernel=cfg.kernel,
+            n_neighbors=min(cfg.n_neighbors, len(x) - 1),
+            gamma=cfg.gamma,
+            alpha=cfg.alpha,
+            max_iter=cfg.max_iter,
         )
         model.fit(x, y)
         dist = np.zeros((len(x), self.num_classes))
@@ -172,15 +185,22 @@ class LabelSpreading(ClassicalMethod):
         self.arrays = {"x": x, "dist": dist}
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        # scikit-learn's inductive rule for the knn kernel: sum the label distributions of the
-        # k nearest training points (Euclidean distance in the prepared space).
+        # scikit-learn's inductive rules: for the knn kernel, sum the label distributions of the
+        # k nearest training points (Euclidean distance in the prepared space); for rbf, weight
+        # every training point's distribution by exp(-gamma |x - x_i|^2).
         from sklearn.neighbors import NearestNeighbors
 
         cfg: LabelSpreadingConfig = self.cfg  # type: ignore[assignment]
         xt = self.arrays["x"]
-        nn_ = NearestNeighbors(n_neighbors=min(cfg.n_neighbors, len(xt))).fit(xt)
-        idx = nn_.kneighbors(_prep(x, cfg.normalize), return_distance=False)
-        out = self.arrays["dist"][idx].sum(axis=1)
+        xq = _prep(x, cfg.normalize)
+        if cfg.kernel == "rbf":
+            from sklearn.metrics.pairwise import rbf_kernel
+
+            out = rbf_kernel(xq, xt, gamma=cfg.gamma) @ self.arrays["dist"]
+        else:
+            nn_ = NearestNeighbors(n_neighbors=min(cfg.n_neighbors, len(xt))).fit(xt)
+            idx = nn_.kneighbors(xq, return_distance=False)
+            out = self.arrays["dist"][idx].sum(axis=1)
         s = out.sum(axis=1, keepdims=True)
         out = np.where(s > 0, out / np.where(s > 0, s, 1.0), 1.0 / self.num_classes)
         return out

@@ -310,14 +310,19 @@ def pooled_features(source: FeatureSource, idx: np.ndarray, batch_size: int) -> 
 # fit
 
 
-def fit(cfg: Config | None, out: str | Path, *, resume: bool = False) -> RunResult:
-    """Train and evaluate one run; see the module docstring. Returns the results and the run dir."""
+def fit(
+    cfg: Config | None, out: str | Path, *, resume: bool = False, dataset: Dataset | None = None
+) -> RunResult:
+    """Train and evaluate one run; see the module docstring. Returns the results and the run dir.
+
+    ``dataset`` replaces the one ``cfg.data`` names (``ssft tune`` passes its development dataset).
+    """
     cfg, run = prepare_run_dir(cfg, out, resume)
     from ssft.backbones import build_backbone
     from ssft.data import load_dataset
 
     t_start = time.perf_counter()
-    dataset = load_dataset(cfg.data)
+    dataset = load_dataset(cfg.data) if dataset is None else dataset
     split = make_split(dataset, cfg.data)
     if resume and (run / "split.json").exists():
         saved = Split.load(run / "split.json")
