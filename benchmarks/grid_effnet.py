@@ -49,6 +49,7 @@ def main() -> None:
     p.add_argument("--out", default="runs/bench/grid")
     p.add_argument("--part", choices=[*PARTS, "all"], default="all")
     p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--methods", default="", help="comma-separated subset of the grid's methods")
     p.add_argument(
         "--set", dest="overrides", action="append", default=[], help="extra overrides for every run"
     )
@@ -61,10 +62,13 @@ def main() -> None:
     for part, preset in PARTS.items():
         if args.part not in (part, "all"):
             continue
+        grid = preset_grid(preset)
+        if args.methods:
+            grid["method.name"] = [m for m in grid["method.name"] if m in args.methods.split(",")]
         part_rows = sweep(
             preset,
             Path(args.out) / part,
-            grid=preset_grid(preset),
+            grid=grid,
             seeds=seeds,
             overrides=["train.progress=false", *args.overrides],
         )
