@@ -254,3 +254,29 @@ def test_sigmoid_posterior_hand_value():
     assert torch.allclose(q[1], torch.softmax(s[1], 0), atol=1e-6)
     with pytest.raises(ValueError, match="known: softmax, sigmoid"):
         posterior(scores=s, kind="tanh")
+
+
+def test_consistency_term_uses_the_same_posterior():
+    """With the binary conditional, the optional consistency term's confidence and cross-entropy
+    are those of the normalised-sigmoid q, like the marginal and KL terms. (b = 0 so that the
+    normalised sigmoids differ from the softmax; the threshold is the median confidence.)"""
+    b = batch()
+    noise = 0.3 * torch.randn(b["x_ulb"].tokens.shape, generator=torch.Generator().manual_seed(5))
+    strong = b["x_ulb"].tokens.detach() + noise
+    b["x_ulb_s"] = Features(strong[:, 0], strong, None)
+    m = twinturbo(("model.init_bias=0",), conditional="binary")
+    with torch.no_grad():
+        scores = m.model.head(b["x_ulb"]).scores
+        q_weak = posterior(scores=scores, kind="sigmoid")
+        log_q_strong = log_posterior(scores=m.model.head(b["x_ulb_s"]).scores, kind="sigmoid")
+    tau = float(q_weak.max(1).values.median())
+    confident = q_weak.max(1).values >= tau
+    assert not torch.equal(confident, scores.softmax(1).max(1).values >= tau)  # the test can tell
+    m = twinturbo(
+        ("model.init_bias=0",), conditional="binary", lambda_consistency=1.0, consistency_threshold=tau
+    )
+    terms = m.train_step(b)
+    nll = -log_q_strong.gather(1, q_weak.argmax(1, keepdim=True)).squeeze(1)
+    want = (nll * confident).mean()
+    assert float(terms["consistency_mask_rate"]) == pytest.approx(float(confident.float().mean()))
+    assert float(terms["consistency"].detach()) == pytest.approx(float(want), rel=1e-5)

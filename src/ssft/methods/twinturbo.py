@@ -10,9 +10,9 @@ Task space, ``I(X;Y) = H(Y) - H(Y|X)``:
   around the prior's one-hots (Dirichlet by default), estimated by a discriminator on its own
   optimiser (:class:`~ssft.heads.discriminator.AdversarialPrior`).
 
-The marginal and KL terms use the posterior ``q`` that the conditional term trains
-(``method.posterior=matched``), or ``softmax(s)`` for every conditional (``softmax``, the
-paper's mixed form); :meth:`TwinTurbo.posterior`.
+The marginal, KL (and optional consistency) terms and prediction use the posterior ``q`` that
+the conditional term trains (``method.posterior=matched``), or ``softmax(s)`` for every
+conditional (``softmax``, the paper's mixed form); :meth:`TwinTurbo.log_posterior`.
 
 Latent space, ``I(X;Z*)``:
 
@@ -43,8 +43,8 @@ from ssft.losses import (
     categorical_loss,
     categorical_twin_loss,
     label_infonce_loss,
+    log_posterior,
     marginal_entropy_loss,
-    posterior,
     supcon_loss,
 )
 from ssft.methods.base import Batch, Method, prior_sample_options, register_method
@@ -145,21 +145,27 @@ class TwinTurbo(Method):
     def adversaries(self) -> list[nn.Module]:
         return [self.adversary] if hasattr(self, "adversary") else []
 
-    def posterior(self, out: HeadOutput) -> Tensor:
-        """``q(y|x)`` (B, K) of the marginal and KL terms and of prediction. ``matched``: the
-        posterior the conditional term trains (normalised sigmoids for ``binary``, a softmax over
-        ``cos(z, w_k)/τ`` for ``infonce``, ``softmax(s)`` otherwise); ``softmax``: ``softmax(s)``
-        whatever the conditional (the paper's mixed form)."""
+    def log_posterior(self, out: HeadOutput) -> Tensor:
+        """``log q(y|x)`` (B, K), the posterior of every task-space term and of prediction.
+        ``matched``: the posterior the conditional term trains (normalised sigmoids for
+        ``binary``, a softmax over ``cos(z, w_k)/τ`` for ``infonce``, ``softmax(s)`` otherwise);
+        ``softmax``: ``softmax(s)`` whatever the conditional (the paper's mixed form)."""
         cfg: TwinTurboConfig = self.cfg  # type: ignore[assignment]
         if cfg.posterior == "softmax" or cfg.conditional in ("categorical", "categorical_twin"):
-            return posterior(scores=out.scores, kind="softmax")
+            return log_posterior(scores=out.scores, kind="softmax")
         if cfg.conditional == "binary":
-            return posterior(scores=out.scores, kind="sigmoid")
+            return log_posterior(scores=out.scores, kind="sigmoid")
         cosine = self.model.classifier.cosine(out.z)
-        return posterior(scores=cosine / cfg.temperature, kind="softmax")
+        return log_posterior(scores=cosine / cfg.temperature, kind="softmax")
 
-    def probabilities(self, feats: Features) -> Tensor:
-        return self.posterior(self.model.head(feats))
+    def posterior(self, out: HeadOutput) -> Tensor:
+        """``q(y|x)`` (B, K); see :meth:`log_posterior`."""
+        return self.log_posterior(out).exp()
+
+    def scores(self, feats: Features) -> Tensor:
+        """``log q(y|x)``: scores whose softmax is the posterior ``q`` (prediction, and the
+        strong views of the consistency term), so every task-space term sees the same ``q``."""
+        return self.log_posterior(self.model.head(feats))
 
     @classmethod
     def view_keys(cls, cfg: MethodConfig) -> tuple[str, ...]:
@@ -199,7 +205,8 @@ class TwinTurbo(Method):
         loss = terms["cond"]
         ramp = self.ramp(batch)
         if x_ulb is not None:
-            q_ulb = self.posterior(out)[n_lb:]
+            log_q_ulb = self.log_posterior(out)[n_lb:]
+            q_ulb = log_q_ulb.exp()
             if cfg.lambda_marginal > 0:
                 terms["marginal"] = marginal_entropy_loss(probs=q_ulb, prior=self.label_prior(cfg.prior))
                 loss = loss + ramp * cfg.lambda_marginal * terms["marginal"]
@@ -210,7 +217,7 @@ class TwinTurbo(Method):
                 terms["d_acc"] = torch.tensor(d["d_acc"])
                 loss = loss + ramp * cfg.lambda_kl * terms["kl"]
             if cfg.lambda_consistency > 0:
-                terms.update(self.consistency_term(out.scores[n_lb:], batch))
+                terms.update(self.consistency_term(log_q_ulb, batch))
                 loss = loss + ramp * cfg.lambda_consistency * terms["consistency"]
         if cfg.lambda_align > 0:
             terms["align"] = alignment_infonce_loss(
