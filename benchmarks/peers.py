@@ -13,7 +13,8 @@ them) and is tested on exactly the held-out test part.
 
 Each run is a fresh child process, so its CPU time is that of a whole process (model loading
 included), as a user would pay it. Results per run are written to ``--out`` and read back when the
-script is started again (resumable); the table goes to benchmarks/results/peers.{json,md}.
+script is started again (resumable); the table goes to benchmarks/results/peers.{json,md}, from
+every run finished in ``--out`` (``--collect`` writes it without running anything).
 """
 
 from __future__ import annotations
@@ -175,6 +176,9 @@ def main() -> None:
     p.add_argument("--max-test", type=int, default=None, help="cap the test part (smoke tests only)")
     p.add_argument("--root", default=None, help="AG News folder (default ../shared/data/ag_news)")
     p.add_argument("--name", default="peers", help="result file name under benchmarks/results")
+    p.add_argument(
+        "--collect", action="store_true", help="only write the table from the runs finished so far"
+    )
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)  # "k,seed": the child process
     p.add_argument("--json", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -187,7 +191,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for k in (int(v) for v in args.k.split(",")):
+    for k in () if args.collect else (int(v) for v in args.k.split(",")):
         for seed in (int(v) for v in args.seeds.split(",")):
             path = out / f"setfit-k{k}-seed{seed}.json"
             if path.is_file() and "cpu_seconds" in json.loads(path.read_text()):
