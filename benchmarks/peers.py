@@ -153,7 +153,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     import numpy as np
 
     lines = [
-        "| method | k | runs | test accuracy % | wall s / run | CPU s / run |",
+        "| method | k | runs | test accuracy % (mean ± sample std) | wall s / run | CPU s / run |",
         "|---|---|---|---|---|---|",
     ]
     for k in sorted({r["labels_per_class"] for r in rows}):
@@ -162,7 +162,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         wall = np.mean([r["wall_seconds"] for r in rs])
         cpu = np.mean([r["cpu_seconds"] for r in rs])
         lines.append(
-            f"| setfit | {k} | {len(rs)} | {acc.mean():.1f} ± {acc.std():.1f} | {wall:.0f} | {cpu:.0f} |"
+            f"| setfit | {k} | {len(rs)} | {acc.mean():.1f} ± {acc.std(ddof=1) if len(acc) > 1 else 0.0:.1f} | {wall:.0f} | {cpu:.0f} |"
         )
     return "\n".join(lines)
 
