@@ -208,7 +208,7 @@ class TwinTurbo(Method):
                 terms["d_acc"] = torch.tensor(d["d_acc"])
                 loss = loss + ramp * cfg.lambda_kl * terms["kl"]
             if cfg.lambda_consistency > 0:
-                terms.update(self.consistency_term(out.scores[n_lb:], batch))
+                terms.update(self.consistency_term(out.scores[n_lb:], batch, probs_ulb=q_ulb))
                 loss = loss + ramp * cfg.lambda_consistency * terms["consistency"]
         if cfg.lambda_align > 0:
             terms["align"] = alignment_infonce_loss(
