@@ -20,6 +20,12 @@ SECTIONS = [
         "AG News, frozen all-MiniLM-L6-v2: every method on the same splits",
         "benchmarks/ssl_agnews.py",
     ),
+    (
+        "ssl_agnews_views",
+        "AG News, frozen all-MiniLM-L6-v2: the FixMatch family and the consistency option on cached views",
+        "benchmarks/ssl_agnews.py --name ssl_agnews_views",
+    ),
+    ("peers", "SetFit on ssft's AG News splits", "benchmarks/peers.py"),
     ("ssl_mnist", "MNIST and striped MNIST, trainable random ViT from scratch", "benchmarks/ssl_mnist.py"),
     ("throughput", "Feature cache and throughput", "benchmarks/throughput.py"),
     ("reliability", "RELIABILITY", "benchmarks/reliability.py"),

@@ -13,7 +13,8 @@ them) and is tested on exactly the held-out test part.
 
 Each run is a fresh child process, so its CPU time is that of a whole process (model loading
 included), as a user would pay it. Results per run are written to ``--out`` and read back when the
-script is started again (resumable); the table goes to benchmarks/results/peers.{json,md}.
+script is started again (resumable); the table goes to benchmarks/results/peers.{json,md}, from
+every run finished in ``--out`` (``--collect`` writes it without running anything).
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     import numpy as np
 
     lines = [
-        "| method | k | runs | test accuracy % | wall s / run | CPU s / run |",
+        "| method | k | runs | test accuracy % (mean ± sample std) | wall s / run | CPU s / run |",
         "|---|---|---|---|---|---|",
     ]
     for k in sorted({r["labels_per_class"] for r in rows}):
@@ -161,7 +162,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         wall = np.mean([r["wall_seconds"] for r in rs])
         cpu = np.mean([r["cpu_seconds"] for r in rs])
         lines.append(
-            f"| setfit | {k} | {len(rs)} | {acc.mean():.1f} ± {acc.std():.1f} | {wall:.0f} | {cpu:.0f} |"
+            f"| setfit | {k} | {len(rs)} | {acc.mean():.1f} ± {acc.std(ddof=1) if len(acc) > 1 else 0.0:.1f} | {wall:.0f} | {cpu:.0f} |"
         )
     return "\n".join(lines)
 
@@ -175,6 +176,9 @@ def main() -> None:
     p.add_argument("--max-test", type=int, default=None, help="cap the test part (smoke tests only)")
     p.add_argument("--root", default=None, help="AG News folder (default ../shared/data/ag_news)")
     p.add_argument("--name", default="peers", help="result file name under benchmarks/results")
+    p.add_argument(
+        "--collect", action="store_true", help="only write the table from the runs finished so far"
+    )
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)  # "k,seed": the child process
     p.add_argument("--json", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -187,7 +191,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for k in (int(v) for v in args.k.split(",")):
+    for k in () if args.collect else (int(v) for v in args.k.split(",")):
         for seed in (int(v) for v in args.seeds.split(",")):
             path = out / f"setfit-k{k}-seed{seed}.json"
             if path.is_file() and "cpu_seconds" in json.loads(path.read_text()):

@@ -32,6 +32,16 @@ METHODS: dict[str, list[str]] = {
     "twinturbo-identity-e5": ["method.name=twinturbo", "model.projector=identity", "train.epochs=5"],
     "supervised-identity-e5": ["method.name=supervised", "model.projector=identity", "train.epochs=5"],
     "content_style": ["method.name=content_style", "model.projector=identity"],
+    # the FixMatch family on cached weak/strong text views (docs/methods/fixmatch.md), preset defaults
+    "fixmatch": ["method.name=fixmatch"],
+    "freematch": ["method.name=freematch"],
+    # the optional consistency term on strong views, beyond the papers
+    "twinturbo+consistency": ["method.name=twinturbo", "method.lambda_consistency=1"],
+    "content_style+consistency": [
+        "method.name=content_style",
+        "model.projector=identity",
+        "method.lambda_consistency=1",
+    ],
 }
 
 

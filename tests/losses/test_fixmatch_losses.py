@@ -93,3 +93,14 @@ def test_fairness_loss_gradient_only_through_strong_scores():
     )
     out.backward()
     assert p_model.grad is None and strong.grad.abs().sum() > 0
+
+
+def test_pseudo_label_loss_takes_a_given_posterior():
+    weak = torch.tensor([[3.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # softmax would keep item 0 only at 0.9
+    strong = torch.zeros(2, 3)
+    probs = torch.tensor([[0.5, 0.3, 0.2], [0.05, 0.05, 0.9]])  # the method's own posterior
+    out = pseudo_label_loss(scores_weak=weak, scores_strong=strong, threshold=0.9, probs_weak=probs)
+    assert out["mask"].tolist() == [0.0, 1.0] and out["pseudo_labels"].tolist() == [0, 2]
+    assert out["loss"].item() == pytest.approx(math.log(3) / 2, rel=1e-6)
+    with pytest.raises(ValueError, match="probs_weak"):
+        pseudo_label_loss(scores_weak=weak, scores_strong=strong, threshold=0.9, probs_weak=probs[:1])
