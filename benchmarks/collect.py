@@ -16,16 +16,19 @@ from common import RESULTS, ROOT  # noqa: E402
 
 SECTIONS = [
     (
-        "ssl_agnews",
-        "AG News, frozen all-MiniLM-L6-v2: every method on the same splits",
-        "benchmarks/ssl_agnews.py",
+        "grid_effnet",
+        "The content-style paper's grid on real features: ImageNet EfficientNet-Lite0, frozen and trainable",
+        "benchmarks/grid_effnet.py",
     ),
     (
-        "ssl_agnews_views",
-        "AG News, frozen all-MiniLM-L6-v2: the FixMatch family and the consistency option on cached views",
-        "benchmarks/ssl_agnews.py --name ssl_agnews_views",
+        "tuned_baselines",
+        "Win honestly: every method at its shipped defaults against baselines tuned with ssft tune",
+        "benchmarks/tuned_baselines.py",
     ),
+    ("defaults_dev", "How the shipped defaults were chosen (development data)", "benchmarks/defaults_dev.py"),
     ("peers", "SetFit on ssft's AG News splits", "benchmarks/peers.py"),
+    ("effnet_speed", "EfficientNet-Lite0 extraction speed on CPU", "benchmarks/effnet_speed.py"),
+    ("ssl_agnews", "AG News with the previous defaults (superseded)", "benchmarks/ssl_agnews.py"),
     ("ssl_mnist", "MNIST and striped MNIST, trainable random ViT from scratch", "benchmarks/ssl_mnist.py"),
     ("throughput", "Feature cache and throughput", "benchmarks/throughput.py"),
     ("reliability", "RELIABILITY", "benchmarks/reliability.py"),

@@ -12,6 +12,7 @@ accuracy over datasets and k, which is how the defaults in the presets were chos
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -94,9 +95,16 @@ def main() -> None:
     p.add_argument("--only", default="", help="comma-separated candidate names")
     p.add_argument("--out", default="runs/defaults-dev")
     p.add_argument("--name", default="defaults_dev")
+    p.add_argument(
+        "--collect", action="store_true", help="only tabulate the runs already finished under --out"
+    )
     args = p.parse_args()
     rows = []
-    for ds in args.datasets.split(","):
+    for ds in args.datasets.split(",") if args.collect else []:
+        for name in CANDIDATES:
+            for path in sorted((Path(args.out) / ds / name.replace("/", "-")).glob("*/results.json")):
+                rows.append({**json.loads(path.read_text()), "candidate": name, "devset": ds})
+    for ds in [] if args.collect else args.datasets.split(","):
         preset, keys = DATASETS[ds]
         keys = [k.format(dev=args.dev) for k in keys]
         for name, cand in CANDIDATES.items():
