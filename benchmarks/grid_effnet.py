@@ -41,7 +41,8 @@ PARTS = {"frozen": "grid-effnet-frozen", "trainable": "grid-effnet-trainable"}
 
 def label(row: dict) -> str:
     mode = "frozen" if row["frozen"] else "trainable"
-    return f"{row['method']} ({mode}, {row['image_size']} px)"
+    budget = ", 150 steps" if row["setting"] == "trainable" else ""
+    return f"{row['method']} ({mode}{budget}, {row['image_size']} px)"
 
 
 def main() -> None:
@@ -50,6 +51,7 @@ def main() -> None:
     p.add_argument("--part", choices=[*PARTS, "all"], default="all")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--methods", default="", help="comma-separated subset of the grid's methods")
+    p.add_argument("--configs", default="", help="comma-separated subset of the grid's presets")
     p.add_argument(
         "--set", dest="overrides", action="append", default=[], help="extra overrides for every run"
     )
@@ -65,6 +67,8 @@ def main() -> None:
         grid = preset_grid(preset)
         if args.methods:
             grid["method.name"] = [m for m in grid["method.name"] if m in args.methods.split(",")]
+        if args.configs:
+            grid["config"] = [c for c in grid["config"] if c in args.configs.split(",")]
         part_rows = sweep(
             preset,
             Path(args.out) / part,

@@ -75,9 +75,9 @@ def error_vs_labels(
     plt = _pyplot()
     data, trainable = error_curves(rows, panel=panel, line=line)
     panels = sorted(data)
-    cols = min(len(panels), 4)
+    cols = 2 if len(panels) == 4 else min(len(panels), 3)
     nrows = (len(panels) + cols - 1) // cols
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.6 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(6.0 * cols, 4.2 * nrows), squeeze=False)
     names = sorted({n for p in data.values() for n in p})
     colours = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(names)}
     for ax, p in zip(axes.flat, panels, strict=False):
@@ -100,11 +100,11 @@ def error_vs_labels(
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             seen.setdefault(lab, h)
     fig.legend(
-        list(seen.values()), list(seen.keys()), loc="lower center", ncol=min(len(seen), 6), frameon=False
+        list(seen.values()), list(seen.keys()), loc="lower center", ncol=min(len(seen), 3), frameon=False
     )
     if title:
         fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.08 if len(seen) <= 6 else 0.14, 1, 1))
+    fig.tight_layout(rect=(0, 0.035 * ((len(seen) + 2) // 3) + 0.02, 1, 1))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
