@@ -20,6 +20,7 @@ import yaml
 
 from ssft.config import Config, from_dict, load_config, merge, parse_override, to_dict
 from ssft.errors import ConfigError, DataError
+from ssft.precision import autocast
 from ssft.train.loop import RunResult, encode_raw, resolve_device
 from ssft.train.loop import fit as _fit
 
@@ -84,7 +85,8 @@ class Run:
                 raw.append(x)
         if not raw:
             return Prediction(np.zeros(0, dtype=np.int64), np.zeros((0, len(self.classes))), self.classes)
-        feats = encode_raw(backbone, raw, self.device, batch_size)
+        precision = self.cfg.train.precision
+        feats = encode_raw(backbone, raw, self.device, batch_size, precision)
         if self.cfg.backbone.frozen and self.cfg.cache.enabled:
             # The head was trained on cached features: give it the same (float16, reduced) view.
             from ssft.features import as_cached
@@ -96,7 +98,7 @@ class Run:
                 num_prefix_tokens=backbone.num_prefix_tokens,
             )
         self.method.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.device, precision):
             probs = []
             for s in range(0, len(feats), batch_size):
                 probs.append(

@@ -106,7 +106,10 @@ class TrainConfig:
     log_every: int = doc(10, "steps between lines of metrics.jsonl")
     eval_every: int = doc(0, "epochs between validation evaluations (0 = at the end only)")
     checkpoint_every: int = doc(0, "steps between checkpoints (0 = end only)")
-    num_workers: int = doc(0, "data-loading workers for image decoding")
+    num_workers: int = doc(0, "data-loading workers for image decoding and tokenising")
+    deterministic: bool = doc(
+        True, "deterministic algorithms where torch has them, so a resumed GPU run repeats the original"
+    )
     compile: bool = doc(False, "torch.compile the backbone (extraction and trainable runs)")
     progress: bool = doc(True, "show progress bars")
 

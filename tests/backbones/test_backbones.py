@@ -18,6 +18,7 @@ from ssft.errors import BackboneError, ConfigError
 EXPECTED = {
     "dinov2-tiny": (64, 1 + 4 * 4),
     "dinov2-small": (384, 1 + 16 * 16),
+    "dinov2-base": (768, 1 + 16 * 16),
     "dinov2-reg-tiny": (64, 1 + 4 + 4 * 4),
     "vit-tiny": (64, 1 + 7 * 7),
     "clip-tiny": (64, 1 + 4 * 4),

@@ -336,7 +336,7 @@ def test_out_of_memory_halves_the_batch_and_gives_the_same_values(tmp_path, capl
     inputs = LazyImages(11)
     clean = build(tmp_path / "a", FakeImageBackbone(), inputs, batch_size=8)
     bb = FakeImageBackbone(oom_above=2)
-    with caplog.at_level(logging.WARNING, logger="ssft.features.cache"):
+    with caplog.at_level(logging.WARNING, logger="ssft.features"):
         store = build(tmp_path / "b", bb, inputs, batch_size=8)
     assert "out of GPU memory" in caplog.text
     assert bb.calls == 6  # 11 items in batches of at most 2
@@ -429,7 +429,7 @@ def test_compile_failure_falls_back_to_eager(tmp_path, monkeypatch, caplog):
 
     monkeypatch.setattr(torch, "compile", broken_compile)
     bb = FakeImageBackbone()
-    with caplog.at_level(logging.WARNING, logger="ssft.features.cache"):
+    with caplog.at_level(logging.WARNING, logger="ssft.features"):
         store = build(tmp_path, bb, LazyImages(6), compile=True)
     assert "torch.compile" in caplog.text
     torch.testing.assert_close(

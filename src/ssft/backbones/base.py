@@ -8,13 +8,18 @@ A backbone turns a batch of raw inputs (images as uint8 arrays, or texts) into
 
 ``prepare`` does the preprocessing the model expects (resize, normalise; or tokenise) on the CPU,
 ``encode`` runs the network. Heavy optional libraries are imported inside their adapter.
+
+Pipelines split ``prepare`` in two so that the host does only cheap work, in DataLoader workers:
+``collator()`` is a picklable function raw items -> host tensors (images: uint8 at their stored
+size; text: token ids), and ``to_device(batch, device)`` copies them (non-blocking) and finishes
+on the device (images: one batched resize and normalisation, :func:`prepare_on_device`).
 """
 
 from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -62,6 +67,9 @@ class Features:
         if any(p.tokens is None for p in parts):
             return Features(pooled)
         n = max(p.tokens.shape[1] for p in parts)  # type: ignore[union-attr]
+        if all(p.mask is None and p.tokens.shape[1] == n for p in parts):  # type: ignore[union-attr]
+            # Every token is real: no mask, as the parts had none (a mask changes attention kernels).
+            return Features(pooled, torch.cat([p.tokens for p in parts]))  # type: ignore[misc]
         toks, masks = [], []
         for p in parts:
             t = p.tokens
@@ -120,6 +128,80 @@ def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, pre: ImagePrepro
     return (x - mean) / std
 
 
+#: Images whose area exceeds this many times the target area are resized once, in the worker,
+#: before they travel (so a batch of photos does not cross to the device at full size).
+LARGE_AREA = 4
+
+
+def _as_uint8_hwc(img: Any) -> np.ndarray:
+    """An image as uint8 (H, W, 1) or (H, W, 3): alpha dropped, 16-bit scaled to 8 bit."""
+    a = np.asarray(img)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an image of shape (H, W[, 1|3|4]), got {a.shape}")
+    if a.dtype == np.uint16:
+        a = (a // 257).astype(np.uint8)
+    elif a.dtype != np.uint8:
+        raise ValueError(f"expected uint8 image data, got {a.dtype}")
+    return a[:, :, :3] if a.shape[2] == 4 else a
+
+
+def _resize_hwc(a: np.ndarray, size: int) -> Tensor:
+    """uint8 (H, W, C) -> float32 (size, size, C) in 0..255, antialiased bilinear (as the model sees)."""
+    t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float().unsqueeze(0)
+    t = F.interpolate(t, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return t[0].permute(1, 2, 0)
+
+
+class ImageCollate:
+    """Picklable collate function: raw images -> ``{"pixels": (B, H, W, C)}`` for the device.
+
+    Images travel as uint8 at their stored size (grey ones with one channel) when the batch shares
+    one shape. An image larger than ``LARGE_AREA`` times the target area is first resized once,
+    here, to ``size x size`` and rounded to uint8 (at most half a grey level off the float resize).
+    A batch of mixed shapes is resized here to ``size x size`` in float32 (0..255), exactly the
+    values the per-image path computes. Resizing to the target size and normalising are left to
+    :func:`prepare_on_device`.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = int(size)
+
+    def __call__(self, raw: Sequence[Any]) -> dict[str, Tensor]:
+        s = self.size
+        imgs = []
+        for img in raw:
+            a = _as_uint8_hwc(img)
+            if a.shape[0] * a.shape[1] > LARGE_AREA * s * s:
+                a = _resize_hwc(a, s).round_().clamp_(0, 255).to(torch.uint8).numpy()
+            imgs.append(a)
+        if not imgs:
+            return {"pixels": torch.zeros(0, s, s, 3, dtype=torch.uint8)}
+        if len({a.shape for a in imgs}) == 1:
+            return {"pixels": torch.from_numpy(np.stack(imgs))}
+        return {"pixels": torch.stack([_resize_hwc(np.repeat(a, 3 // a.shape[2], axis=2), s) for a in imgs])}
+
+
+def prepare_on_device(pixels: Tensor, pre: ImagePreprocess) -> Tensor:
+    """(B, H, W, C) uint8 (or float32 in 0..255), C in {1, 3}, on any device -> normalised
+    (B, 3, S, S) float32 on that device: one batched antialiased resize, then (x/255 - mean)/std.
+
+    The same operations, in the same order, as :func:`images_to_tensor` applies image by image.
+    """
+    if pixels.ndim != 4 or pixels.shape[-1] not in (1, 3):
+        raise ValueError(f"expected pixels of shape (B, H, W, 1|3), got {tuple(pixels.shape)}")
+    x = pixels.permute(0, 3, 1, 2).float()
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    if x.shape[-2:] != (pre.size, pre.size):
+        x = F.interpolate(x, size=(pre.size, pre.size), mode="bilinear", antialias=True, align_corners=False)
+    x = x.contiguous().div_(255.0)
+    mean = torch.tensor(pre.mean, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(pre.std, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
 class Backbone(nn.Module, ABC):
     """Contract: ``prepare(raw) -> inputs``, ``encode(inputs) -> Features``, ``dim``, ``freeze()``.
 
@@ -136,10 +218,32 @@ class Backbone(nn.Module, ABC):
     dim: int
     num_prefix_tokens: int = 1
     preprocess: ImagePreprocess | TextPreprocess
+    #: set by :meth:`freeze`; a frozen backbone stays in eval mode whatever its parent asks
+    frozen: bool = False
+    #: image adapters whose ``encode`` takes ``pixel_values`` (B, 3, S, S) normalised with
+    #: ``preprocess`` set this: their images then travel as uint8 and are finished on the device
+    device_preprocessing: bool = False
 
-    @abstractmethod
     def prepare(self, raw: Sequence[Any]) -> dict[str, Tensor]:
         """Raw inputs (uint8 images or strings) -> model inputs on the CPU."""
+        if not self.device_preprocessing:
+            raise NotImplementedError(f"{type(self).__name__} must implement prepare()")
+        return self.to_device(self.collator()(raw), torch.device("cpu"))
+
+    def collator(self) -> Callable[[Sequence[Any]], dict[str, Tensor]]:
+        """A picklable function raw items -> host tensors, run in DataLoader workers."""
+        if self.device_preprocessing:
+            assert isinstance(self.preprocess, ImagePreprocess)
+            return ImageCollate(self.preprocess.size)
+        return self.prepare
+
+    def to_device(self, batch: dict[str, Tensor], device: torch.device | str) -> dict[str, Tensor]:
+        """What :meth:`collator` made -> model inputs on ``device`` (non-blocking copies)."""
+        moved = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        if self.device_preprocessing and "pixels" in moved:
+            assert isinstance(self.preprocess, ImagePreprocess)
+            moved["pixel_values"] = prepare_on_device(moved.pop("pixels"), self.preprocess)
+        return moved
 
     @abstractmethod
     def encode(self, inputs: dict[str, Tensor]) -> Features:
@@ -155,6 +259,11 @@ class Backbone(nn.Module, ABC):
 
     def pooled(self, inputs: dict[str, Tensor]) -> Tensor:
         return self.encode(inputs).pooled
+
+    def train(self, mode: bool = True) -> Backbone:
+        """``nn.Module.train``, except that a frozen backbone stays in eval mode (dropout off), so
+        ``method.train()`` during a run without the cache does not make its features random."""
+        return super().train(mode and not self.frozen)
 
     def freeze(self) -> Backbone:
         """Turn every gradient off and switch to eval mode (dropout off)."""

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ssft.backbones.base import Backbone, Features, ImagePreprocess, images_to_tensor
+from ssft.backbones.base import Backbone, Features, ImagePreprocess
 from ssft.config import BackboneConfig
 from ssft.errors import BackboneError, ConfigError
 
@@ -68,6 +67,7 @@ class EffNetBackbone(Backbone):
     """EfficientNet-Lite0, ImageNet-pretrained (or random for tests), as a token backbone."""
 
     modality = "image"
+    device_preprocessing = True
     num_prefix_tokens = 0
     patch_size = 32  # the feature map's stride: one token per 32x32 pixels
     preprocess: ImagePreprocess
@@ -135,9 +135,6 @@ class EffNetBackbone(Backbone):
                 if isinstance(m, nn.BatchNorm2d) and not any(p.requires_grad for p in m.parameters()):
                     m.eval()
         return self
-
-    def prepare(self, raw: Sequence[Any]) -> dict[str, Tensor]:
-        return {"pixel_values": images_to_tensor(raw, self.preprocess)}
 
     def feature_map(self, x: Tensor) -> Tensor:
         """(B, 3, S, S) normalised images -> (B, 1280, S/32, S/32)."""

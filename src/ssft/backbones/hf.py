@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ssft.backbones.base import Backbone, Features, ImagePreprocess, TextPreprocess, images_to_tensor
+from ssft.backbones.base import Backbone, Features, ImagePreprocess, TextPreprocess
 from ssft.config import BackboneConfig
 from ssft.errors import BackboneError, ConfigError
 
@@ -87,6 +87,7 @@ class HFVisionBackbone(_HFBackbone):
     """
 
     modality = "image"
+    device_preprocessing = True
     preprocess: ImagePreprocess
 
     def __init__(
@@ -124,9 +125,6 @@ class HFVisionBackbone(_HFBackbone):
             )
         self.eval()
 
-    def prepare(self, raw: Sequence[Any]) -> dict[str, Tensor]:
-        return {"pixel_values": images_to_tensor(raw, self.preprocess)}
-
     def encode(self, inputs: dict[str, Tensor]) -> Features:
         x = inputs["pixel_values"]
         x = x.to(next(self.model.parameters()).dtype)
@@ -157,6 +155,24 @@ class HFVisionBackbone(_HFBackbone):
             if isinstance(mod, nn.Module):
                 params += list(mod.parameters())
         return params
+
+
+class TextCollate:
+    """Picklable collate function: texts -> token ids and attention mask, padded to the longest
+    text of the batch (so batches of similar lengths carry little padding)."""
+
+    def __init__(self, tokenizer: Any, max_length: int) -> None:
+        self.tokenizer, self.max_length = tokenizer, int(max_length)
+
+    def __call__(self, raw: Sequence[Any]) -> dict[str, Tensor]:
+        enc = self.tokenizer(
+            [str(t) for t in raw],
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
 
 class HFTextBackbone(_HFBackbone):
@@ -202,14 +218,10 @@ class HFTextBackbone(_HFBackbone):
         self.eval()
 
     def prepare(self, raw: Sequence[Any]) -> dict[str, Tensor]:
-        enc = self.tokenizer(
-            [str(t) for t in raw],
-            padding=True,
-            truncation=True,
-            max_length=self.preprocess.max_length,
-            return_tensors="pt",
-        )
-        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+        return self.collator()(raw)
+
+    def collator(self) -> TextCollate:
+        return TextCollate(self.tokenizer, self.preprocess.max_length)
 
     def encode(self, inputs: dict[str, Tensor]) -> Features:
         attn = inputs["attention_mask"]
@@ -242,6 +254,7 @@ class RadioBackbone(_HFBackbone):
     """
 
     modality = "image"
+    device_preprocessing = True
     num_prefix_tokens = 0
     preprocess: ImagePreprocess
 
@@ -269,9 +282,6 @@ class RadioBackbone(_HFBackbone):
         if isinstance(out, tuple):
             return out[0], out[1]
         return out.summary, out.features
-
-    def prepare(self, raw: Sequence[Any]) -> dict[str, Tensor]:
-        return {"pixel_values": images_to_tensor(raw, self.preprocess)}
 
     def encode(self, inputs: dict[str, Tensor]) -> Features:
         summary, tokens = self._run(inputs["pixel_values"])

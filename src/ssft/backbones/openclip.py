@@ -7,12 +7,11 @@ after ``ln_post``) and the patch ``tokens`` share the width D. ``tokens`` = [CLS
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ssft.backbones.base import Backbone, Features, ImagePreprocess, images_to_tensor
+from ssft.backbones.base import Backbone, Features, ImagePreprocess
 from ssft.backbones.hf import CLIP_MEAN, CLIP_STD, _offline_error, check_pooling
 from ssft.config import BackboneConfig
 from ssft.errors import BackboneError
@@ -22,6 +21,7 @@ class OpenClipBackbone(Backbone):
     """E.g. ``openclip:ViT-B-16/laion2b_s34b_b88k``."""
 
     modality = "image"
+    device_preprocessing = True
     preprocess: ImagePreprocess
     num_prefix_tokens = 1
 
@@ -57,9 +57,6 @@ class OpenClipBackbone(Backbone):
                 f"{cfg.name}: backbone.image_size is not supported for OpenCLIP (native {native})"
             )
         self.eval()
-
-    def prepare(self, raw: Sequence[Any]) -> dict[str, Tensor]:
-        return {"pixel_values": images_to_tensor(raw, self.preprocess)}
 
     def encode(self, inputs: dict[str, Tensor]) -> Features:
         cls, patches = self.visual(inputs["pixel_values"])

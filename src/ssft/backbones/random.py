@@ -127,6 +127,21 @@ def dinov2_small(cfg: BackboneConfig) -> Backbone:
     return _vision(cfg, "dinov2", c, 224, IMAGENET_MEAN, IMAGENET_STD)
 
 
+@PRESETS.register("dinov2-base", "the facebook/dinov2-base architecture (768 wide, 12 blocks), 224 px")
+def dinov2_base(cfg: BackboneConfig) -> Backbone:
+    from transformers import Dinov2Config
+
+    c = Dinov2Config(
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        mlp_ratio=4,
+        patch_size=14,
+        image_size=518,
+    )
+    return _vision(cfg, "dinov2", c, 224, IMAGENET_MEAN, IMAGENET_STD)
+
+
 @PRESETS.register("dinov2-reg-tiny", "DINOv2 with 4 registers, width 64, 2 blocks, patch 8, 32 px")
 def dinov2_reg_tiny(cfg: BackboneConfig) -> Backbone:
     from transformers import Dinov2WithRegistersConfig

@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ssft.backbones.base import Backbone, Features, ImagePreprocess, images_to_tensor
+from ssft.backbones.base import Backbone, Features, ImagePreprocess
 from ssft.backbones.hf import _offline_error, check_pooling, find_blocks
 from ssft.config import BackboneConfig
 from ssft.errors import BackboneError
@@ -21,6 +21,7 @@ class TimmBackbone(Backbone):
     """A timm ViT such as ``timm:vit_small_patch14_dinov2.lvd142m``."""
 
     modality = "image"
+    device_preprocessing = True
     preprocess: ImagePreprocess
 
     def __init__(self, cfg: BackboneConfig) -> None:
@@ -49,9 +50,6 @@ class TimmBackbone(Backbone):
         self.dim = int(self.model.num_features)
         self.num_prefix_tokens = int(getattr(self.model, "num_prefix_tokens", 0))
         self.eval()
-
-    def prepare(self, raw: Sequence[Any]) -> dict[str, Tensor]:
-        return {"pixel_values": images_to_tensor(raw, self.preprocess)}
 
     def encode(self, inputs: dict[str, Tensor]) -> Features:
         tokens = self.model.forward_features(inputs["pixel_values"])

@@ -69,7 +69,7 @@ class SSFTModel(nn.Module):
 
     def encode(self, raw: list[Any], device: torch.device) -> Features:
         """Raw inputs -> backbone features (with gradients when the backbone is trainable)."""
-        inputs = {k: v.to(device, non_blocking=True) for k, v in self.backbone.prepare(raw).items()}
+        inputs = self.backbone.to_device(self.backbone.collator()(raw), device)
         return self.backbone.encode(inputs)
 
     def head_parameters(self) -> list[nn.Parameter]:

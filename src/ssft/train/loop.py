@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import copy
 import math
-import resource
 import signal
 import time
+from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,11 @@ from ssft.errors import ConfigError, DataError, SsftError, TrainingError
 from ssft.heads.model import SSFTModel
 from ssft.methods import Method, build_method
 from ssft.methods.base import method_view_kinds, parse_view_key
+from ssft.precision import autocast as precision_autocast
+from ssft.precision import autocast_dtype
 from ssft.train.optim import constrain_, parameter_groups
 from ssft.train.run_dir import MetricsLog, atomic_write_bytes, atomic_write_text, provenance, write_json
+from ssft.train.runtime import PeakMemory, deterministic, rng_state, set_rng_state
 from ssft.train.streams import (
     CachedSource,
     FeatureSource,
@@ -87,10 +90,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def autocast_for(device: torch.device, precision: str) -> Any:
-    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
-        return nullcontext()
-    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
-    return torch.autocast(device_type=device.type, dtype=dtype)
+    """The run's autocast context (see :mod:`ssft.precision`, shared with extraction and predict)."""
+    return precision_autocast(device, precision)
 
 
 def warmup_cosine(total: int, warmup: float) -> Any:
@@ -103,13 +104,6 @@ def warmup_cosine(total: int, warmup: float) -> Any:
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     return factor
-
-
-def peak_memory_mb(device: torch.device) -> dict[str, float]:
-    out = {"peak_host_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
-    if device.type == "cuda":
-        out["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-    return out
 
 
 @contextmanager
@@ -184,6 +178,7 @@ def build_sources(
                 dataset.train.inputs,
                 device,
                 grad=not frozen,
+                num_workers=cfg.train.num_workers,
                 view_seed=cfg.cache.view_seed,
                 view_flip=cfg.cache.view_flip,
             ),
@@ -195,6 +190,7 @@ def build_sources(
 
     root = Path(cfg.cache.dir) if cfg.cache.dir else default_cache_dir()
     fp = backbone.fingerprint()
+    amp = autocast_dtype(device, cfg.train.precision)
     t0 = time.perf_counter()
 
     def cached(
@@ -214,6 +210,7 @@ def build_sources(
             grid=cfg.cache.grid,
             view=view,
             max_length=cfg.backbone.max_length if backbone.modality == "text" else None,
+            autocast=None if amp is None else str(amp).removeprefix("torch."),
         )
         label = part_name if not view else f"{part_name} {kind} view {view}"
         store = FeatureStore.build(
@@ -229,6 +226,7 @@ def build_sources(
             progress=cfg.train.progress,
             meta={"backbone": backbone.name, "dataset": dataset.name, "part": label, "items": len(idx)},
             compile=cfg.train.compile,
+            precision=cfg.train.precision,
         )
         stats["forward_passes"] += store.forward_passes
         want = cfg.cache.device_resident
@@ -290,8 +288,8 @@ def predict(
     method.eval()
     out = []
     for start in range(0, len(idx), batch_size):
-        feats = source.get(idx[start : start + batch_size])
         with autocast_for(device, precision):
+            feats = source.get(idx[start : start + batch_size])
             probs = method.probabilities(feats)
         out.append(probs.float().cpu())
     method.train(was)
@@ -318,6 +316,11 @@ def fit(
     ``dataset`` replaces the one ``cfg.data`` names (``ssft tune`` passes its development dataset).
     """
     cfg, run = prepare_run_dir(cfg, out, resume)
+    with deterministic(cfg.train.deterministic):
+        return _fit(cfg, run, resume, dataset)
+
+
+def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunResult:
     from ssft.backbones import build_backbone
     from ssft.data import load_dataset
 
@@ -341,6 +344,7 @@ def fit(
         atomic_write_text(run / "bad_files.txt", "".join(f"{p}\t{why}\n" for p, why in bad))
 
     device = resolve_device(cfg.train.device)
+    memory = PeakMemory(device)  # this run's peaks, not the process's (a sweep runs many fits)
     torch.manual_seed(cfg.seed)
     backbone = build_backbone(cfg.backbone)
     if cfg.backbone.frozen:
@@ -424,7 +428,7 @@ def fit(
         ],
         "classes": dataset.classes,
         **extra,
-        **peak_memory_mb(device),
+        **memory.read(),
         **provenance(),
     }
     save_weights(method, run / "model.safetensors")
@@ -501,12 +505,25 @@ def train_loop(
             ulb_stream.load_state_dict(state["ulb_stream"])
         if "view_sampler" in state:
             view_sampler.load_state_dict(state["view_sampler"])
-        torch.set_rng_state(state["rng"])
+        set_rng_state(state)
         start, prev_seconds = int(state["step"]), float(state["train_seconds"])
         best["val_accuracy"] = float(state.get("best_val_accuracy", -1.0))
         if "best_state" in state:
             best["state"], best["step"] = state["best_state"], int(state["best_step"])
     log.truncate_after(start)
+
+    # The index streams are drawn ahead of training when a source decodes ahead (LiveSource with
+    # workers); a checkpoint saves their states as of the last step actually trained.
+    consumed = {"lb": lb_stream.state_dict(), "ulb": None if ulb_stream is None else ulb_stream.state_dict()}
+    planned: deque[tuple[np.ndarray, np.ndarray | None, dict[str, Any], dict[str, Any] | None]] = deque()
+
+    def steps() -> Iterator[tuple[np.ndarray | None, ...]]:
+        for _ in range(start, total):
+            lb = lb_stream.next()
+            ulb = None if ulb_stream is None else ulb_stream.next()
+            ulb_state = None if ulb_stream is None else ulb_stream.state_dict()
+            planned.append((lb, ulb, lb_stream.state_dict(), ulb_state))
+            yield split.labeled[lb], None if ulb is None else split.unlabeled[ulb]
 
     def checkpoint(step: int, seconds: float) -> None:
         state = {
@@ -515,13 +532,13 @@ def train_loop(
             "method": method.state_dict(),
             "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(),
-            "lb_stream": lb_stream.state_dict(),
+            "lb_stream": consumed["lb"],
             "view_sampler": view_sampler.state_dict(),
-            "rng": torch.get_rng_state(),
+            **rng_state(),
             "best_val_accuracy": best["val_accuracy"],
         }
-        if ulb_stream is not None:
-            state["ulb_stream"] = ulb_stream.state_dict()
+        if consumed["ulb"] is not None:
+            state["ulb_stream"] = consumed["ulb"]
         if best["state"] is not None:
             state["best_state"], state["best_step"] = best["state"], best["step"]
         import io
@@ -544,24 +561,25 @@ def train_loop(
     eval_steps = tc.eval_every * steps_per_epoch if tc.eval_every else 0
     bar = tqdm(total=total, initial=start, disable=not tc.progress, desc=f"{cfg.method.name}", unit="step")
     sums: dict[str, float] = {}
+    payloads = source.prefetch(steps())
     with stop_signals() as flag:
         for step in range(start, total):
-            lb = lb_stream.next()
-            batch: dict[str, Any] = {
-                "x_lb": source.get(split.labeled[lb]),
-                "y_lb": torch.as_tensor(labels[split.labeled[lb]], device=device),
-                "x_ulb": None,
-                "step": step,
-                "total_steps": total,
-            }
-            items = {"lb": split.labeled[lb]}
-            if ulb_stream is not None:
-                items["ulb"] = split.unlabeled[ulb_stream.next()]
-                batch["x_ulb"] = source.get(items["ulb"])
-            for name, stream, kind in view_keys:  # e.g. x_ulb_w, x_ulb_s: one drawn view per item
-                drawn = view_sampler.draw(len(items[stream]), kind, source.num_views(kind))
-                batch[name] = source.get_views(items[stream], kind, drawn)
+            p_lb, p_ulb = next(payloads)
+            lb, ulb, consumed["lb"], consumed["ulb"] = planned.popleft()
             with autocast_for(device, tc.precision):
+                batch: dict[str, Any] = {
+                    "x_lb": source.features(p_lb),
+                    "y_lb": torch.as_tensor(labels[split.labeled[lb]], device=device),
+                    "x_ulb": source.features(p_ulb),
+                    "step": step,
+                    "total_steps": total,
+                }
+                items = {"lb": split.labeled[lb]}
+                if ulb is not None:
+                    items["ulb"] = split.unlabeled[ulb]
+                for name, stream, kind in view_keys:  # e.g. x_ulb_w, x_ulb_s: one drawn view per item
+                    views = view_sampler.draw(len(items[stream]), kind, source.num_views(kind))
+                    batch[name] = source.get_views(items[stream], kind, views)
                 terms = method.train_step(batch)
             loss = terms["loss"]
             values = {
@@ -631,11 +649,15 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         ) from None
 
 
-def encode_raw(backbone: Backbone, raw: list[Any], device: torch.device, batch_size: int) -> Features:
-    """Backbone features of raw inputs, batched, without gradients (prediction on new data)."""
+def encode_raw(
+    backbone: Backbone, raw: list[Any], device: torch.device, batch_size: int, precision: str = "auto"
+) -> Features:
+    """Backbone features of raw inputs, batched, without gradients (prediction on new data), under
+    the same autocast as extraction and training."""
     parts = []
-    with torch.inference_mode():
+    collate = backbone.collator()
+    with torch.inference_mode(), autocast_for(device, precision):
         for s in range(0, len(raw), batch_size):
-            inputs = {k: v.to(device) for k, v in backbone.prepare(raw[s : s + batch_size]).items()}
+            inputs = backbone.to_device(collate(raw[s : s + batch_size]), device)
             parts.append(backbone.encode(inputs).to("cpu", torch.float32))
     return Features.cat(parts)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from ssft.backbones.base import Backbone, Features
 
@@ -89,7 +90,12 @@ class SubsetInputs:
 
 
 class FeatureSource:
-    """Features for items of one part of a dataset, by the part's own indices."""
+    """Features for items of one part of a dataset, by the part's own indices.
+
+    The training loop asks for whole steps: :meth:`prefetch` turns a stream of steps (a tuple of
+    index arrays, or None, per step) into payloads, and :meth:`features` turns one payload into
+    Features. Here a payload is the indices themselves; :class:`LiveSource` decodes ahead.
+    """
 
     def get(self, idx: np.ndarray) -> Features:
         raise NotImplementedError
@@ -101,6 +107,12 @@ class FeatureSource:
     def get_views(self, idx: np.ndarray, kind: str, views: np.ndarray) -> Features:
         """Features of view ``views[i]`` of kind ``kind`` of item ``idx[i]``."""
         raise NotImplementedError(f"{type(self).__name__} has no augmented views")
+
+    def prefetch(self, steps: Iterator[tuple[np.ndarray | None, ...]]) -> Iterator[tuple[Any, ...]]:
+        return steps
+
+    def features(self, payload: Any) -> Features | None:
+        return None if payload is None else self.get(payload)
 
 
 class CachedSource(FeatureSource):
@@ -156,8 +168,32 @@ class CachedSource(FeatureSource):
         return feats.index(inverse)
 
 
+class _StepInputs(torch.utils.data.Dataset):
+    """Indexed by one training step (a tuple of index arrays): each array's raw items collated."""
+
+    def __init__(self, inputs: Sequence[Any], collate: Callable[[Sequence[Any]], dict[str, Tensor]]) -> None:
+        self.inputs, self.collate = inputs, collate
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, step: tuple[np.ndarray | None, ...]) -> tuple[dict[str, Tensor] | None, ...]:
+        return tuple(
+            None if idx is None else self.collate([self.inputs[int(i)] for i in idx]) for idx in step
+        )
+
+
+def _as_is(x: Any) -> Any:
+    return x
+
+
 class LiveSource(FeatureSource):
-    """Runs the backbone on raw inputs at every call (trainable backbone, or cache disabled)."""
+    """Runs the backbone on raw inputs at every call (trainable backbone, or cache disabled).
+
+    During training, ``num_workers`` DataLoader workers decode (and tokenise) the next steps'
+    items into pinned memory while the device computes; :meth:`features` copies them without
+    blocking and finishes them on the device (:meth:`Backbone.to_device`).
+    """
 
     def __init__(
         self,
@@ -165,11 +201,13 @@ class LiveSource(FeatureSource):
         inputs: Sequence[Any],
         device: torch.device,
         grad: bool,
+        num_workers: int = 0,
         *,
         view_seed: int = 0,
         view_flip: bool = True,
     ) -> None:
         self.backbone, self.inputs, self.device, self.grad = backbone, inputs, device, grad
+        self.num_workers = num_workers
         self.view_seed, self.view_flip = view_seed, view_flip
 
     def num_views(self, kind: str) -> int | None:
@@ -189,13 +227,29 @@ class LiveSource(FeatureSource):
             )
             for i, v in zip(idx, views, strict=True)
         ]
-        return self._encode(raw)
+        return self.encode(self.backbone.collator()(raw))
 
     def get(self, idx: np.ndarray) -> Features:
-        return self._encode([self.inputs[int(i)] for i in idx])
+        return self.encode(self.backbone.collator()([self.inputs[int(i)] for i in idx]))
 
-    def _encode(self, raw: list[Any]) -> Features:
-        prepared = {k: v.to(self.device, non_blocking=True) for k, v in self.backbone.prepare(raw).items()}
+    def encode(self, collated: dict[str, Tensor]) -> Features:
         with torch.set_grad_enabled(self.grad and torch.is_grad_enabled()):
-            feats = self.backbone.encode(prepared)
+            feats = self.backbone.encode(self.backbone.to_device(collated, self.device))
         return feats.to(self.device, torch.float32)
+
+    def prefetch(self, steps: Iterator[tuple[np.ndarray | None, ...]]) -> Iterator[tuple[Any, ...]]:
+        loader = torch.utils.data.DataLoader(
+            _StepInputs(self.inputs, self.backbone.collator()),
+            sampler=steps,  # type: ignore[arg-type]
+            batch_size=None,
+            collate_fn=_as_is,
+            num_workers=self.num_workers,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=2 if self.num_workers else None,
+            # Its own generator: creating the loader must not move the global RNG (exact resume).
+            generator=torch.Generator().manual_seed(0),
+        )
+        return iter(loader)
+
+    def features(self, payload: Any) -> Features | None:
+        return None if payload is None else self.encode(payload)
