@@ -192,6 +192,12 @@ def _split_inputs(inputs: dict[str, Tensor], size: int) -> list[dict[str, Tensor
     return [{k: v[s : s + size] for k, v in inputs.items()} for s in range(0, b, size)]
 
 
+def _bar_label(user: dict[str, Any], key: str) -> str:
+    """What an extraction bar extracts (backbone, dataset, part), not the cache key alone."""
+    parts = [str(user[k]) for k in ("backbone", "dataset", "part") if user.get(k)]
+    return "features " + (" ".join(parts) if parts else key[:8])
+
+
 def _best_effort_compile(backbone: Backbone) -> Callable[[dict[str, Tensor]], Features]:
     """``torch.compile(backbone.encode)``, falling back to eager for good if compiling fails.
 
@@ -574,7 +580,7 @@ class _Builder:
                 yield list(range(s, min(hi, s + step)))
 
     def _extract(self, meta: dict[str, Any] | None, chunk: int, todo: list[int]) -> dict[str, Any]:
-        from tqdm.auto import tqdm
+        from ssft.progress import progress_bar
 
         encode = _best_effort_compile(self.backbone) if self.compile else self.backbone.encode
         batches = list(self._batches(chunk, todo))
@@ -587,10 +593,10 @@ class _Builder:
         )
         remaining = {c: min(self.n, (c + 1) * chunk) - c * chunk for c in todo}
         files: dict[str, Any] = {}
-        bar = tqdm(
-            total=self.n,
+        bar = progress_bar(
+            self.n,
             initial=self.n - sum(remaining.values()),
-            desc=f"features {self.path.name[:8]}",
+            desc=_bar_label(self.user_meta, self.path.name),
             unit="item",
             disable=not self.progress,
         )
