@@ -43,13 +43,14 @@ def test_resume_inside_a_logging_window_logs_what_an_uninterrupted_run_logs(tmp_
 
     @contextmanager
     def stop_at_step_7():
-        # two reads of the flag per step (checkpoint test, then stop test): stop after step 7
-        yield _StopAfter(2 * 7 - 1)
+        # two reads of the flag per step (checkpoint?, stop?): both true from step 7 on
+        yield _StopAfter(2 * 6)
 
     monkeypatch.setattr(loop, "stop_signals", stop_at_step_7)
     with pytest.raises(loop.Interrupted, match="step 7/30"):
         fit("demo", tmp_path / "run", overrides=SETS)
     monkeypatch.undo()
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()
     resumed = fit(out=tmp_path / "run", resume=True)
 
     a, b = lines(ref.run_dir), lines(resumed.run_dir)
