@@ -330,7 +330,7 @@ def fit(
             raise DataError(
                 f"the data changed since {run} was started: the split no longer matches split.json"
             )
-    split.save(run / "split.json")
+    split.save(run / "split.json", dataset)
     from ssft.data.checks import duplicates_between_labeled_and_test
 
     dups = duplicates_between_labeled_and_test(dataset, split)
@@ -340,6 +340,8 @@ def fit(
     if bad:
         atomic_write_text(run / "bad_files.txt", "".join(f"{p}\t{why}\n" for p, why in bad))
 
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)  # several runs on one machine: see README
     device = resolve_device(cfg.train.device)
     torch.manual_seed(cfg.seed)
     backbone = build_backbone(cfg.backbone)
