@@ -51,7 +51,9 @@ def test_method_keys_are_estimator_parameters():
     with pytest.raises(ValueError, match="Invalid parameter 'no_such_key'"):
         clf.set_params(no_such_key=1)
     X, _, y_semi = blobs(n=60)
-    with pytest.raises(ConfigError, match="style_dim is not a key of method twinturbo; its keys: .*lambda_kl"):
+    with pytest.raises(
+        ConfigError, match="style_dim is not a key of method twinturbo; its keys: .*lambda_kl"
+    ):
         SemiSupervisedClassifier("twinturbo", style_dim=4, steps=1).fit(X, y_semi)
     with pytest.raises(ConfigError, match="unknown method 'nope'; known: .*twinturbo"):
         SemiSupervisedClassifier("nope").fit(X, y_semi)
@@ -72,9 +74,10 @@ def test_pipeline_grid_search_and_cross_validation():
         pipe, {"semisupervisedclassifier__label_smoothing": [0.0, 0.2]}, cv=2, error_score="raise"
     ).fit(X, y)
     assert grid.best_params_["semisupervisedclassifier__label_smoothing"] in (0.0, 0.2)
-    assert grid.best_estimator_[-1].config_.method.label_smoothing == grid.best_params_[
-        "semisupervisedclassifier__label_smoothing"
-    ]
+    assert (
+        grid.best_estimator_[-1].config_.method.label_smoothing
+        == grid.best_params_["semisupervisedclassifier__label_smoothing"]
+    )
 
 
 def test_classical_methods_too():

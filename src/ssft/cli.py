@@ -243,6 +243,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     table = format_table(rows)
     Path(args.out, "summary.md").write_text(table + "\n")
     print(table)
+    _sweep_report(Path(args.out))
+    failed = sorted(p.parent.name for p in Path(args.out).glob("*/error.txt"))
+    if failed:
+        print(f"{len(failed)} run(s) failed (see their error.txt): {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _sweep_report(out: Path) -> None:
+    """The sweep's report (tables; figures when matplotlib is installed)."""
+    import importlib.util
+
+    from ssft.report.build import write_report
+
+    figures = importlib.util.find_spec("matplotlib") is not None
+    page = write_report(out, out / "report", figures=figures)
+    note = "" if figures else " (tables only: pip install 'ssft[plots]' for the figures)"
+    print(f"report: {page}{note}")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ssft.report.build import write_report
+
+    page = write_report(args.runs, args.out, figures=not args.no_figures, confusion=args.confusion)
+    print(f"wrote {page} and {page.parent / 'report.md'}")
     return 0
 
 
@@ -379,6 +404,15 @@ def build_parser() -> argparse.ArgumentParser:
     tb = sub.add_parser("table", help="mean ± std table of every results.json below a folder")
     tb.add_argument("root", help="folder searched recursively for results.json files")
     tb.set_defaults(func=cmd_table)
+
+    rp = sub.add_parser("report", help="HTML + Markdown report with tables and figures of a folder of runs")
+    rp.add_argument("runs", help="folder searched recursively for run directories (results.json)")
+    rp.add_argument("--out", "-o", required=True, metavar="DIR", help="folder to write the report into")
+    rp.add_argument(
+        "--confusion", action="store_true", help="also a confusion matrix per run (reloads each run's model)"
+    )
+    rp.add_argument("--no-figures", action="store_true", help="tables only (no matplotlib needed)")
+    rp.set_defaults(func=cmd_report)
 
     s = sub.add_parser("show-data", help="write a grid of samples as the model sees them")
     _add_config_args(s)

@@ -8,9 +8,8 @@ runs on top of it unchanged. Nothing is learnt or loaded here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch

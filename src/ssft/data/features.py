@@ -65,7 +65,8 @@ def features_dataset(
 
 
 @DATASETS.register(
-    "features", help="data.path .npz of pre-computed features: X, y (-1 = unlabelled), optional X_test, y_test"
+    "features",
+    help="data.path .npz of pre-computed features: X, y (-1 = unlabelled), optional X_test, y_test",
 )
 def load_features(cfg: Any) -> Dataset:
     if not cfg.path:
@@ -77,7 +78,9 @@ def load_features(cfg: Any) -> Dataset:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except (OSError, ValueError) as e:
-        raise DataError(f"cannot read {path} as .npz ({e}); write it with numpy.savez(path, X=..., y=...)") from None
+        raise DataError(
+            f"cannot read {path} as .npz ({e}); write it with numpy.savez(path, X=..., y=...)"
+        ) from None
     missing = [k for k in ("X", "y") if k not in arrays]
     if missing:
         raise DataError(f"{path} lacks {', '.join(missing)}; it holds {', '.join(arrays) or 'nothing'}")

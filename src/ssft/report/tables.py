@@ -40,7 +40,7 @@ def summarize(
         groups[key].append(float(r[metric]))
         seconds[key].append(float(r.get("train_seconds", 0.0)) + float(r.get("extract_seconds", 0.0)))
     out = []
-    for key, vals in sorted(groups.items(), key=lambda kv: tuple(_sort_key(v) for v in kv[0])):
+    for key, vals in sorted(groups.items(), key=lambda kv: tuple(sort_key(v) for v in kv[0])):
         a = np.asarray(vals) * 100.0
         out.append(
             {
@@ -55,7 +55,7 @@ def summarize(
     return out
 
 
-def _sort_key(value: Any) -> tuple[int, float, str]:
+def sort_key(value: Any) -> tuple[int, float, str]:
     """Numbers in numeric order (k = 1, 4, 10, not 1, 10, 4), before text; None last."""
     if value is None:
         return (2, 0.0, "")

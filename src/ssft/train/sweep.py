@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ssft.config import META_KEYS, load_config, load_source
-from ssft.errors import ConfigError
+from ssft.errors import ConfigError, SsftError
 
 #: The grid key that varies the preset itself rather than one of its keys.
 CONFIG_KEY = "config"
@@ -124,22 +124,30 @@ def sweep(
                 f"data.split_seed={seed}",
             ]
             plans.append((out / name, load_config(base, sets), combo))
+    from ssft.train.loop import Interrupted
+    from ssft.train.sweep_progress import SweepProgress
+
     rows = []
-    for i, (run_dir, cfg, combo) in enumerate(plans, 1):
-        tag = f"[{i}/{len(plans)}] {run_dir.name}"
+    progress = SweepProgress(len(plans), verbose=verbose)
+    for run_dir, cfg, combo in plans:
         if (run_dir / "results.json").exists():
             row = json.loads((run_dir / "results.json").read_text())
-            if verbose:
-                print(f"{tag}: done before ({row['test_accuracy']:.4f})", flush=True)
+            progress.skipped(run_dir.name, row["test_accuracy"])
         else:
             resume = (run_dir / "checkpoint.pt").exists()
-            row = dict(fit(None if resume else cfg, run_dir, resume=resume).results)
-            if verbose:
-                print(
-                    f"{tag}: test accuracy {row['test_accuracy']:.4f} "
-                    f"({row['train_seconds'] + row['extract_seconds']:.1f} s{', resumed' if resume else ''})",
-                    flush=True,
-                )
+            progress.start(run_dir.name)
+            try:
+                row = dict(fit(None if resume else cfg, run_dir, resume=resume).results)
+            except Interrupted:
+                raise
+            except SsftError as e:
+                # One bad run does not end the sweep: it is recorded, reported and skipped.
+                run_dir.mkdir(parents=True, exist_ok=True)
+                (run_dir / "error.txt").write_text(f"{type(e).__name__}: {e}\n")
+                progress.failed(run_dir.name, str(e))
+                continue
+            (run_dir / "error.txt").unlink(missing_ok=True)
+            progress.finished(run_dir.name, row["test_accuracy"], resumed=resume)
         if CONFIG_KEY in combo:
             row[CONFIG_KEY] = combo[CONFIG_KEY]  # which preset of the grid the run came from
         rows.append(row)
