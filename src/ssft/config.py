@@ -109,6 +109,9 @@ class TrainConfig:
     num_workers: int = doc(0, "data-loading workers for image decoding")
     compile: bool = doc(False, "torch.compile the backbone (extraction and trainable runs)")
     progress: bool = doc(True, "show progress bars")
+    logger: str = doc(
+        "none", "experiment trackers: none, tensorboard, mlflow, wandb, or several joined by commas"
+    )
     threads: int = doc(
         0, "torch CPU threads in this process (0 = torch's default, every core; 1 when runs share a machine)"
     )
@@ -304,6 +307,9 @@ def validate(cfg: Config) -> None:
     for ok, msg in checks:
         if not ok:
             raise ConfigError(msg)
+    from ssft.train.trackers import parse_logger
+
+    parse_logger(cfg.train.logger)
     check = getattr(cfg.method, "validate", None)
     if callable(check):
         check()

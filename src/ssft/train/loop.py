@@ -45,6 +45,7 @@ from ssft.train.streams import (
     SubsetInputs,
     ViewSampler,
 )
+from ssft.train.trackers import open_metrics_log
 
 
 class Interrupted(SsftError):
@@ -369,7 +370,7 @@ def fit(
         )
 
     t_train = time.perf_counter()
-    log = MetricsLog(run / "metrics.jsonl")
+    log = open_metrics_log(cfg, run)  # metrics.jsonl, and any train.logger trackers
     extra: dict[str, Any] = {}
     best_state = None
     if method.classical:
@@ -431,6 +432,7 @@ def fit(
     }
     save_weights(method, run / "model.safetensors")
     write_json(run / "results.json", results)
+    log.finish(results)
     return RunResult(run, results)
 
 
