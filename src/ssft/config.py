@@ -43,6 +43,8 @@ class DataConfig:
     image_column: str | None = doc(None, "csv dataset: column holding image paths")
     label_column: str = doc("label", "csv dataset: column holding the label (empty = unlabelled)")
     unlabeled_dir: str | None = doc(None, "imagefolder: extra folder of unlabelled images")
+    train_split: str = doc("train", "hf_dataset: the split to train on (labelled and unlabelled)")
+    test_split: str | None = doc("test", "hf_dataset: the test split (missing or None: held out)")
     labels_per_class: int = doc(4, "k: labelled examples per class in the few-label split")
     split_seed: int = doc(0, "seed of the few-label split and the held-out test part")
     holdout: float = doc(0.2, "fraction held out as test when the dataset has one split only")
