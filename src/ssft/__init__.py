@@ -11,7 +11,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "fit", "load_run", "load_config"]
+__all__ = ["SemiSupervisedClassifier", "__version__", "fit", "load_config", "load_run"]
 
 
 def __getattr__(name: str) -> Any:
@@ -20,6 +20,10 @@ def __getattr__(name: str) -> Any:
         from ssft import api
 
         return getattr(api, name)
+    if name == "SemiSupervisedClassifier":
+        from ssft.estimator import SemiSupervisedClassifier
+
+        return SemiSupervisedClassifier
     if name == "load_config":
         from ssft.config import load_config
 

@@ -47,10 +47,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from ssft.api import fit
 
     if args.resume:
+        given = [f"--set {o}" for o in args.overrides]
+        given += ["--config"] * bool(args.config) + ["--skip-bad"] * bool(args.skip_bad)
+        if given:
+            raise SsftError(
+                f"ssft fit --resume continues {args.resume} with the config it was started with "
+                f"({Path(args.resume) / 'config.yaml'}); {', '.join(given)} cannot change it. "
+                "Drop them to resume, or start a new run with --out to use other settings"
+            )
         result = fit(out=args.resume, resume=True)
     else:
-        if not args.out:
-            raise SsftError("ssft fit needs --out DIR (or --resume DIR)")
         result = fit(_config(args), out=args.out)
     r = result.results
     line = (
@@ -102,9 +108,12 @@ def _read_predict_inputs(path: Path, column: str | None, modality: str) -> tuple
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from ssft.api import load_run
+    from ssft.predict_inputs import check_modality
 
     run = load_run(args.run, device=args.device)
-    inputs, ids = _read_predict_inputs(Path(args.input), args.column, run.method.model.backbone.modality)
+    modality = run.method.model.backbone.modality
+    inputs, ids = _read_predict_inputs(Path(args.input), args.column, modality)
+    check_modality(ids, modality, source=args.input, backbone=run.cfg.backbone.name)
     pred = run.predict(inputs)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -166,8 +175,19 @@ def cmd_config(args: argparse.Namespace) -> int:
     from ssft.config import describe, dump_yaml
 
     if args.reference:
-        for key, default, helptext in describe():
+        from ssft.config import method_config_class
+
+        rows = describe()
+        if args.method:
+            shared = {key for key, _, _ in rows}
+            own = describe(method_config_class(args.method), "method.")
+            rows += [r for r in own if r[0] not in shared]
+        for key, default, helptext in rows:
             print(f"{key:<28} {default:<22} {helptext}")
+        if not args.method:
+            print(
+                "\n(method-specific keys: ssft config --reference --method NAME; ssft methods lists the names)"
+            )
         return 0
     print(dump_yaml(_config(args)), end="")
     return 0
@@ -223,6 +243,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     table = format_table(rows)
     Path(args.out, "summary.md").write_text(table + "\n")
     print(table)
+    _sweep_report(Path(args.out))
+    failed = sorted(p.parent.name for p in Path(args.out).glob("*/error.txt"))
+    if failed:
+        print(f"{len(failed)} run(s) failed (see their error.txt): {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _sweep_report(out: Path) -> None:
+    """The sweep's report (tables; figures when matplotlib is installed)."""
+    import importlib.util
+
+    from ssft.report.build import write_report
+
+    figures = importlib.util.find_spec("matplotlib") is not None
+    page = write_report(out, out / "report", figures=figures)
+    note = "" if figures else " (tables only: pip install 'ssft[plots]' for the figures)"
+    print(f"report: {page}{note}")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ssft.report.build import write_report
+
+    page = write_report(args.runs, args.out, figures=not args.no_figures, confusion=args.confusion)
+    print(f"wrote {page} and {page.parent / 'report.md'}")
     return 0
 
 
@@ -273,25 +318,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("fit", help="train and evaluate one run")
     _add_config_args(f)
-    f.add_argument("--out", "-o", help="run directory to create")
-    f.add_argument("--resume", metavar="DIR", help="continue an interrupted run from its directory")
+    target = f.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--out", "-o", metavar="DIR", help="run directory to create (required unless --resume)"
+    )
+    target.add_argument(
+        "--resume", metavar="DIR", help="continue an interrupted run from its directory, with its own config"
+    )
     f.set_defaults(func=cmd_fit)
 
     e = sub.add_parser("evaluate", help="recompute a run's test accuracy from its saved weights")
-    e.add_argument("--run", required=True)
-    e.add_argument("--device", default="auto")
+    e.add_argument("--run", required=True, metavar="DIR", help="a finished run directory")
+    e.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     e.set_defaults(func=cmd_evaluate)
 
     pr = sub.add_parser("predict", help="predict classes for a folder of images or a CSV file")
-    pr.add_argument("--run", required=True)
+    pr.add_argument("--run", required=True, metavar="DIR", help="a finished run directory")
     pr.add_argument("--input", required=True, help="folder of images, or CSV with a path or text column")
     pr.add_argument("--column", help="CSV column holding the inputs")
     pr.add_argument("--out", required=True, help="CSV to write (input, class, p_<class>...)")
-    pr.add_argument("--device", default="auto")
+    pr.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     pr.set_defaults(func=cmd_predict)
 
     d = sub.add_parser("demo", help="offline demo: digits, a random backbone, every method, a table")
-    d.add_argument("--out", default="runs/demo")
+    d.add_argument(
+        "--out", default="runs/demo", metavar="DIR", help="folder for the runs (default: runs/demo)"
+    )
     d.add_argument("--quick", action="store_true", help="fewer steps (for tests)")
     d.set_defaults(func=cmd_demo)
 
@@ -306,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("config", help="print the resolved config, or the reference of every key")
     _add_config_args(c)
     c.add_argument("--reference", action="store_true", help="every key with its default and meaning")
+    c.add_argument(
+        "--method", metavar="NAME", help="with --reference: also list the keys of this method (ssft methods)"
+    )
     c.set_defaults(func=cmd_config)
 
     x = sub.add_parser("extract", help="run the frozen backbone once and fill the feature cache")
@@ -313,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(func=cmd_extract)
 
     ca = sub.add_parser("cache", help="list or remove cached features")
-    ca.add_argument("action", choices=["ls", "rm"])
+    ca.add_argument("action", choices=["ls", "rm"], help="ls: list the entries; rm: remove some")
     ca.add_argument("keys", nargs="*", help="keys or key prefixes to remove")
     ca.add_argument("--dir", help="cache folder (default: $SSFT_CACHE or ~/.cache/ssft)")
     ca.set_defaults(func=cmd_cache)
@@ -347,8 +402,17 @@ def build_parser() -> argparse.ArgumentParser:
     tu.set_defaults(func=cmd_tune)
 
     tb = sub.add_parser("table", help="mean ± std table of every results.json below a folder")
-    tb.add_argument("root")
+    tb.add_argument("root", help="folder searched recursively for results.json files")
     tb.set_defaults(func=cmd_table)
+
+    rp = sub.add_parser("report", help="HTML + Markdown report with tables and figures of a folder of runs")
+    rp.add_argument("runs", help="folder searched recursively for run directories (results.json)")
+    rp.add_argument("--out", "-o", required=True, metavar="DIR", help="folder to write the report into")
+    rp.add_argument(
+        "--confusion", action="store_true", help="also a confusion matrix per run (reloads each run's model)"
+    )
+    rp.add_argument("--no-figures", action="store_true", help="tables only (no matplotlib needed)")
+    rp.set_defaults(func=cmd_report)
 
     s = sub.add_parser("show-data", help="write a grid of samples as the model sees them")
     _add_config_args(s)
@@ -358,10 +422,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(
+    message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None
+) -> None:
+    """Warnings as one plain line (``warning: ...``), without the source line Python adds."""
+    print(f"warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
     args = build_parser().parse_args(argv)
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # `ssft presets | head -3`: the reader left; stop quietly, as other command-line tools do.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except SsftError as e:
         from ssft.train.loop import Interrupted
 
@@ -370,6 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = previous
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ class DataConfig:
     image_column: str | None = doc(None, "csv dataset: column holding image paths")
     label_column: str = doc("label", "csv dataset: column holding the label (empty = unlabelled)")
     unlabeled_dir: str | None = doc(None, "imagefolder: extra folder of unlabelled images")
+    train_split: str = doc("train", "hf_dataset: the split to train on (labelled and unlabelled)")
+    test_split: str | None = doc("test", "hf_dataset: the test split (missing or None: held out)")
     labels_per_class: int = doc(4, "k: labelled examples per class in the few-label split")
     split_seed: int = doc(0, "seed of the few-label split and the held-out test part")
     holdout: float = doc(0.2, "fraction held out as test when the dataset has one split only")
@@ -112,6 +114,12 @@ class TrainConfig:
     )
     compile: bool = doc(False, "torch.compile the backbone (extraction and trainable runs)")
     progress: bool = doc(True, "show progress bars")
+    logger: str = doc(
+        "none", "experiment trackers: none, tensorboard, mlflow, wandb, or several joined by commas"
+    )
+    threads: int = doc(
+        0, "torch CPU threads in this process (0 = torch's default, every core; 1 when runs share a machine)"
+    )
 
 
 @dataclass
@@ -208,12 +216,30 @@ def _coerce(value: Any, tp: Any, key: str, f: dataclasses.Field | None) -> Any:
             raise ConfigError(f"{key} must be a number, got {value!r}")
         return float(value)
     if tp is str:
+        if choices and not isinstance(value, str):
+            # YAML reads `no`, `off`, `yes`, `1` as booleans or numbers; a choice written as text
+            # must still be accepted as written (cache.device_resident=no).
+            value = next(
+                (
+                    c
+                    for c in choices
+                    if _as_yaml_scalar(c) == value and type(_as_yaml_scalar(c)) is type(value)
+                ),
+                value,
+            )
+        if choices and (not isinstance(value, str) or value not in choices):
+            raise ConfigError(f"{key} must be one of {', '.join(choices)}; got {value!r}")
         if not isinstance(value, str):
             raise ConfigError(f"{key} must be a string, got {value!r}")
-        if choices and value not in choices:
-            raise ConfigError(f"{key} must be one of {', '.join(choices)}; got {value!r}")
         return value
     raise ConfigError(f"{key}: unsupported config type {tp!r}")  # pragma: no cover
+
+
+def _as_yaml_scalar(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
 
 
 def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
@@ -269,6 +295,7 @@ def validate(cfg: Config) -> None:
         (0.0 <= cfg.train.warmup < 1.0, "train.warmup must be in [0, 1)"),
         (cfg.train.grad_clip >= 0, "train.grad_clip must be >= 0"),
         (cfg.train.log_every >= 1, "train.log_every must be >= 1"),
+        (cfg.train.threads >= 0, "train.threads must be >= 0 (0 = torch's default)"),
         (cfg.model.width % cfg.model.heads == 0, "model.width must be divisible by model.heads"),
         (cfg.model.depth >= 0, "model.depth must be >= 0"),
         (0.0 <= cfg.model.dropout < 1.0, "model.dropout must be in [0, 1)"),
@@ -285,6 +312,9 @@ def validate(cfg: Config) -> None:
     for ok, msg in checks:
         if not ok:
             raise ConfigError(msg)
+    from ssft.train.trackers import parse_logger
+
+    parse_logger(cfg.train.logger)
     check = getattr(cfg.method, "validate", None)
     if callable(check):
         check()

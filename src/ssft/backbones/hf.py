@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ssft.backbones.base import Backbone, Features, ImagePreprocess, TextPreprocess
+from ssft.backbones.hub import check_hub_model_available, download_hint
 from ssft.config import BackboneConfig
 from ssft.errors import BackboneError, ConfigError
 
@@ -309,8 +310,7 @@ def _offline_error(model_id: str, exc: BaseException) -> BackboneError:
     where = " (HF_HUB_OFFLINE is set)" if offline else ""
     return BackboneError(
         f"cannot load backbone {model_id!r}{where}: {type(exc).__name__}: {cause[:300]}. "
-        f"Fix: download it once with network access (`huggingface-cli download {model_id}`), then "
-        "run with HF_HUB_OFFLINE=1; or pass a local folder (backbone.name=hf:/path/to/model)."
+        f"Fix: {download_hint(model_id)}."
     )
 
 
@@ -449,6 +449,8 @@ def load_hf(cfg: BackboneConfig) -> Backbone:
         )
     src, revision_id = resolve_source(model_id, cfg.revision)
     rev = cfg.revision if src == model_id else None
+    if not os.path.isdir(src):  # a hub id, not a folder
+        check_hub_model_available(model_id, rev)
 
     from transformers import AutoConfig
 

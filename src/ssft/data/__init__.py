@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ssft.data import features as _features  # noqa: F401  (registers data.name=features)
+from ssft.data import hf_dataset as _hf_dataset  # noqa: F401  (registers data.name=hf_dataset)
 from ssft.data import loaders as _loaders  # noqa: F401  (registers the loaders)
 from ssft.data.base import DATASETS, UNLABELED, ArrayImages, Dataset, FileImages, Part, read_image
 from ssft.errors import DataError

@@ -116,7 +116,7 @@ class Dataset:
     then carved from ``train``, see :mod:`ssft.data.splits`)."""
 
     name: str
-    modality: Literal["image", "text"]
+    modality: Literal["image", "text", "features"]
     classes: list[str]
     train: Part
     test: Part | None = None

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ssft.data.base import DATASETS, UNLABELED, ArrayImages, Dataset, FileImages, Part, read_image
+from ssft.data.paths import resolve_data_path, where_looked
 from ssft.data.stripes import WHITE, YELLOW, add_stripes
 from ssft.errors import DataError
 
@@ -37,7 +38,7 @@ def _root(cfg: Any, name: str, *, create: bool = False) -> Path:
     """``data.root`` as a Path; a DataError says which key to set when it is missing."""
     if not cfg.root:
         raise DataError(f"dataset {name!r} needs data.root: set data.root=<folder holding the {name} files>")
-    root = Path(cfg.root).expanduser()
+    root = resolve_data_path(cfg.root)
     if create and cfg.download:
         root.mkdir(parents=True, exist_ok=True)
     return root
@@ -65,7 +66,9 @@ def _download(urls: Sequence[str], dest: Path) -> Path:
 
 
 def _missing(name: str, root: Path, files: Sequence[str], url: str) -> DataError:
-    where = f"data.root={root}" + ("" if root.is_dir() else " (the folder does not exist)")
+    where = f"data.root={root}" + (
+        "" if root.is_dir() else f" (no such folder; looked in {where_looked(root)})"
+    )
     return DataError(
         f"{name}: no {' / '.join(files)} in {where}; put the files there (from {url}) "
         "or set data.download=true to fetch them"
@@ -444,9 +447,10 @@ def load_imagefolder(cfg: Any) -> Dataset:
     root = _root(cfg, "imagefolder")
     if not root.is_dir():
         raise DataError(
-            f"data.root={root} is not a folder; point it at a folder with one sub-folder per class"
+            f"data.root={root} is not a folder (looked in {where_looked(root)}); "
+            "point it at a folder with one sub-folder per class"
         )
-    unl = Path(cfg.unlabeled_dir).expanduser() if cfg.unlabeled_dir else None
+    unl = resolve_data_path(cfg.unlabeled_dir) if cfg.unlabeled_dir else None
     unl_res = unl.resolve() if unl is not None else None
     class_dirs = sorted(
         d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and d.resolve() != unl_res
@@ -509,7 +513,9 @@ def _read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
         with open(path, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.reader(f))
     except FileNotFoundError:
-        raise DataError(f"CSV file {path} does not exist; fix data.path") from None
+        raise DataError(
+            f"CSV file {path} does not exist (looked in {where_looked(path)}); fix data.path"
+        ) from None
     except IsADirectoryError:
         raise DataError(f"data.path={path} is a folder; point it at a CSV file") from None
     except UnicodeDecodeError as e:
@@ -576,7 +582,7 @@ def load_csv(cfg: Any) -> Dataset:
             "dataset 'csv' needs exactly one of data.text_column (texts) or data.image_column (image paths); "
             f"got text_column={cfg.text_column!r}, image_column={cfg.image_column!r}"
         )
-    path = Path(cfg.path).expanduser()
+    path = resolve_data_path(cfg.path)
     header, rows = _read_csv_rows(path)
     in_key, in_name = (
         ("data.text_column", cfg.text_column) if cfg.text_column else ("data.image_column", cfg.image_column)
@@ -678,7 +684,9 @@ def load_ag_news(cfg: Any) -> Dataset:
     train_p, test_p = root / "train.csv", root / "test.csv"
     if not test_p.is_file() and not train_p.is_file():
         raise DataError(
-            f"ag_news: no train.csv / test.csv in data.root={root}; put the AG News CSV files there "
+            f"ag_news: no train.csv / test.csv in data.root={root}"
+            f"{'' if root.is_dir() else f' (no such folder; looked in {where_looked(root)})'}; "
+            "put the AG News CSV files there "
             "(columns: class index 1-4, title, description)"
         )
     test = _read_ag_news(test_p) if test_p.is_file() else None

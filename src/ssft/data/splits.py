@@ -57,8 +57,38 @@ class Split:
             info=data.get("info", {}),
         )
 
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_json()))
+    def save(self, path: Path, dataset: Any = None) -> None:
+        """Write the indices; with ``dataset``, also each item's file path (or text), so a user can
+        see which of their files were labelled (``items``; indices stay the reference)."""
+        data = self.to_json()
+        if dataset is not None:
+            items = self.item_names(dataset)
+            if items is not None:
+                data["items"] = items
+        path.write_text(json.dumps(data))
+
+    def item_names(self, dataset: Any) -> dict[str, list[str]] | None:
+        """File path (or first 100 characters of text) of every item, per part; None for in-memory
+        arrays, whose index is their only name."""
+        test_part = dataset.train if self.test_source == "train" else dataset.test
+
+        def names(inputs: Any, idx: np.ndarray) -> list[str] | None:
+            paths = getattr(inputs, "paths", None)
+            if paths is not None:
+                return [str(paths[int(i)]) for i in idx]
+            if isinstance(inputs, list):
+                return [str(inputs[int(i)])[:100] for i in idx]
+            return None
+
+        out = {
+            "labeled": names(dataset.train.inputs, self.labeled),
+            "validation": names(dataset.train.inputs, self.validation),
+            "unlabeled": names(dataset.train.inputs, self.unlabeled),
+            "test": names(test_part.inputs, self.test) if test_part is not None else None,
+        }
+        if all(v is None for v in out.values()):
+            return None
+        return {k: v for k, v in out.items() if v is not None}
 
     @classmethod
     def load(cls, path: Path) -> Split:

@@ -49,6 +49,12 @@ class _Items(torch.utils.data.Dataset):
         return self.inputs[i]
 
 
+def _bar_label(user: dict[str, Any], key: str) -> str:
+    """What an extraction bar extracts (backbone, dataset, part), not the cache key alone."""
+    parts = [str(user[k]) for k in ("backbone", "dataset", "part") if user.get(k)]
+    return "features " + (" ".join(parts) if parts else key[:8])
+
+
 def _split_inputs(inputs: dict[str, Tensor], size: int) -> list[dict[str, Tensor]]:
     b = next(iter(inputs.values())).shape[0]
     return [{k: v[s : s + size] for k, v in inputs.items()} for s in range(0, b, size)]
@@ -156,7 +162,7 @@ class _Builder:
         """Workers decode (and tokenise) into pinned memory; the device finishes the inputs and
         runs the backbone; one writer thread copies the results back and writes them, so the
         device does not wait for the disk."""
-        from tqdm.auto import tqdm
+        from ssft.progress import progress_bar
 
         encode = best_effort_compile(self.backbone) if self.compile else self.backbone.encode
         batches = self._batches(chunk, todo)
@@ -171,10 +177,10 @@ class _Builder:
         )
         self._meta, self._files, self._chunk, self._failed = meta, {}, chunk, False
         self._remaining = {c: min(self.n, (c + 1) * chunk) - c * chunk for c in todo}
-        bar = tqdm(
-            total=self.n,
+        bar = progress_bar(
+            self.n,
             initial=self.n - sum(self._remaining.values()),
-            desc=f"features {self.path.name[:8]}",
+            desc=_bar_label(self.user_meta, self.path.name),
             unit="item",
             disable=not self.progress,
         )

@@ -77,14 +77,13 @@ class Method(nn.Module):
         switches an optional view-reading term on)."""
         return cls.views
 
-    def consistency_term(
-        self, scores_ulb: Tensor, batch: Batch, probs_ulb: Tensor | None = None
-    ) -> dict[str, Tensor]:
+    def consistency_term(self, scores_ulb: Tensor, batch: Batch) -> dict[str, Tensor]:
         """Optional FixMatch-style consistency for methods beyond the FixMatch family: the
         confident predictions on the unlabelled items themselves (``scores_ulb``, the weak view)
         as hard targets of their strong views ``x_ulb_s``. Needs ``method.lambda_consistency`` and
-        ``method.consistency_threshold`` in the method's config. ``probs_ulb``: the method's
-        posterior on ``x_ulb`` when it is not ``softmax(scores_ulb)``."""
+        ``method.consistency_threshold`` in the method's config. Confidences are
+        ``softmax(scores)``, so a method's ``scores`` must be the log of its posterior up to a
+        per-row constant."""
         from ssft.losses import pseudo_label_loss
 
         if "x_ulb_s" not in batch:
@@ -93,7 +92,6 @@ class Method(nn.Module):
             scores_weak=scores_ulb,
             scores_strong=self.scores(batch["x_ulb_s"]),
             threshold=float(self.cfg.consistency_threshold),  # type: ignore[attr-defined]
-            probs_weak=probs_ulb,
         )
         return {"consistency": parts["loss"], "consistency_mask_rate": parts["mask_rate"]}
 

@@ -40,7 +40,7 @@ def summarize(
         groups[key].append(float(r[metric]))
         seconds[key].append(float(r.get("train_seconds", 0.0)) + float(r.get("extract_seconds", 0.0)))
     out = []
-    for key, vals in groups.items():
+    for key, vals in sorted(groups.items(), key=lambda kv: tuple(sort_key(v) for v in kv[0])):
         a = np.asarray(vals) * 100.0
         out.append(
             {
@@ -53,6 +53,17 @@ def summarize(
             }
         )
     return out
+
+
+def sort_key(value: Any) -> tuple[int, float, str]:
+    """Numbers in numeric order (k = 1, 4, 10, not 1, 10, 4), before text; None last."""
+    if value is None:
+        return (2, 0.0, "")
+    if isinstance(value, bool):
+        return (1, 0.0, str(value))
+    if isinstance(value, int | float):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
 
 
 def format_table(rows: Iterable[dict[str, Any]], group: Sequence[str] = DEFAULT_GROUP) -> str:

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from tqdm.auto import tqdm
 
 from ssft.backbones.base import Backbone, Features
 from ssft.config import Config, dump_yaml, from_dict
@@ -37,6 +36,7 @@ from ssft.methods import Method, build_method
 from ssft.methods.base import method_view_kinds, parse_view_key
 from ssft.precision import autocast as precision_autocast
 from ssft.precision import autocast_dtype
+from ssft.progress import progress_bar
 from ssft.train.optim import constrain_, parameter_groups
 from ssft.train.run_dir import MetricsLog, atomic_write_bytes, atomic_write_text, provenance, write_json
 from ssft.train.runtime import PeakMemory, deterministic, rng_state, set_rng_state
@@ -48,6 +48,7 @@ from ssft.train.streams import (
     SubsetInputs,
     ViewSampler,
 )
+from ssft.train.trackers import open_metrics_log
 
 
 class Interrupted(SsftError):
@@ -333,7 +334,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
             raise DataError(
                 f"the data changed since {run} was started: the split no longer matches split.json"
             )
-    split.save(run / "split.json")
+    split.save(run / "split.json", dataset)
     from ssft.data.checks import duplicates_between_labeled_and_test
 
     dups = duplicates_between_labeled_and_test(dataset, split)
@@ -343,6 +344,8 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     if bad:
         atomic_write_text(run / "bad_files.txt", "".join(f"{p}\t{why}\n" for p, why in bad))
 
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)  # several runs on one machine: see README
     device = resolve_device(cfg.train.device)
     memory = PeakMemory(device)  # this run's peaks, not the process's (a sweep runs many fits)
     torch.manual_seed(cfg.seed)
@@ -371,7 +374,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
         )
 
     t_train = time.perf_counter()
-    log = MetricsLog(run / "metrics.jsonl")
+    log = open_metrics_log(cfg, run)  # metrics.jsonl, and any train.logger trackers
     extra: dict[str, Any] = {}
     best_state = None
     if method.classical:
@@ -433,6 +436,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     }
     save_weights(method, run / "model.safetensors")
     write_json(run / "results.json", results)
+    log.finish(results)
     return RunResult(run, results)
 
 
@@ -494,6 +498,8 @@ def train_loop(
 
     ckpt_path = run / "checkpoint.pt"
     start, prev_seconds = 0, 0.0
+    sums: dict[str, float] = {}
+    n_sums = 0
     best: dict[str, Any] = {"val_accuracy": -1.0, "state": None, "step": None}
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
@@ -508,6 +514,9 @@ def train_loop(
         set_rng_state(state)
         start, prev_seconds = int(state["step"]), float(state["train_seconds"])
         best["val_accuracy"] = float(state.get("best_val_accuracy", -1.0))
+        # The partial logging window before the interruption, so the next metrics line averages
+        # the same steps as an uninterrupted run's.
+        sums, n_sums = dict(state.get("log_sums", {})), int(state.get("log_count", 0))
         if "best_state" in state:
             best["state"], best["step"] = state["best_state"], int(state["best_step"])
     log.truncate_after(start)
@@ -536,6 +545,8 @@ def train_loop(
             "view_sampler": view_sampler.state_dict(),
             **rng_state(),
             "best_val_accuracy": best["val_accuracy"],
+            "log_sums": dict(sums),
+            "log_count": n_sums,
         }
         if consumed["ulb"] is not None:
             state["ulb_stream"] = consumed["ulb"]
@@ -559,8 +570,7 @@ def train_loop(
     method.train()
     t0 = time.perf_counter()
     eval_steps = tc.eval_every * steps_per_epoch if tc.eval_every else 0
-    bar = tqdm(total=total, initial=start, disable=not tc.progress, desc=f"{cfg.method.name}", unit="step")
-    sums: dict[str, float] = {}
+    bar = progress_bar(total, initial=start, disable=not tc.progress, desc=f"{cfg.method.name}", unit="step")
     payloads = source.prefetch(steps())
     with stop_signals() as flag:
         for step in range(start, total):
@@ -599,6 +609,7 @@ def train_loop(
                 )
             for name, v in values.items():
                 sums[name] = sums.get(name, 0.0) + v
+            n_sums += 1
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if tc.grad_clip:
@@ -611,16 +622,11 @@ def train_loop(
             bar.update(1)
             done = step + 1
             if done % tc.log_every == 0 or done == total:
-                n = (
-                    tc.log_every
-                    if done % tc.log_every == 0
-                    else (done - start) % tc.log_every or tc.log_every
-                )
                 record = {"step": done, "epoch": done / steps_per_epoch, "lr": sched.get_last_lr()[0]}
-                record.update({k: v / n for k, v in sums.items()})
+                record.update({k: v / n_sums for k, v in sums.items()})
                 log.write(record)
                 bar.set_postfix(loss=f"{record['loss']:.4f}")
-                sums = {}
+                sums, n_sums = {}, 0
             if eval_steps and done % eval_steps == 0 and done != total:
                 validate(done)
             if (tc.checkpoint_every and done % tc.checkpoint_every == 0) or flag["stop"]:

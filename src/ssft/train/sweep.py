@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ssft.config import META_KEYS, load_config, load_source
-from ssft.errors import ConfigError
+from ssft.errors import ConfigError, SsftError
 
 #: The grid key that varies the preset itself rather than one of its keys.
 CONFIG_KEY = "config"
@@ -51,9 +51,38 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
     return grid
 
 
-def run_name(combo: dict[str, str], seed: int) -> str:
+def legacy_run_name(combo: dict[str, str], seed: int) -> str:
+    """The folder name of earlier versions (``name=supervised,labels_per_class=1,seed=0``), kept so
+    a sweep started by them still resumes."""
     parts = [f"{k.split('.')[-1]}={v}" for k, v in combo.items()] + [f"seed={seed}"]
     return re.sub(r"[^A-Za-z0-9=._,-]", "_", ",".join(parts))
+
+
+#: Keys whose value alone names them in a folder name, and short prefixes for common ones.
+_VALUE_ONLY = ("method.name", "data.name", "backbone.name", CONFIG_KEY)
+_SHORT = {"data.labels_per_class": "k", "data.val_per_class": "val", "train.steps": "steps"}
+
+
+def run_name(combo: dict[str, str], seed: int) -> str:
+    """A readable folder name: ``supervised_k1_seed0``, ``twinturbo_k4_lr0.001_seed2``."""
+    parts = []
+    for k, v in combo.items():
+        if k in _VALUE_ONLY:
+            parts.append(re.sub(r"\.ya?ml$", "", v.split(":", 1)[-1].rstrip("/").split("/")[-1]))
+        elif k in _SHORT:
+            parts.append(f"{_SHORT[k]}{v}")
+        else:
+            parts.append(f"{k.split('.')[-1]}-{v}")
+    parts.append(f"seed{seed}")
+    return re.sub(r"[^A-Za-z0-9._-]", "-", "_".join(parts)).lstrip(".") or "run"
+
+
+def run_names(combos: Sequence[dict[str, str]], seeds: Sequence[int]) -> list[str]:
+    """Readable names for every (combo, seed), or the full legacy names when two would collide."""
+    short = [run_name(c, s) for c in combos for s in seeds]
+    if len(set(short)) == len(short):
+        return short
+    return [legacy_run_name(c, s) for c in combos for s in seeds]
 
 
 def sweep(
@@ -80,9 +109,13 @@ def sweep(
     # Check every config before the first run, so a typo fails in a second, not after an hour.
     plans = []
     shared = shared_settings(config) if CONFIG_KEY in grid and config is not None else []
+    names = iter(run_names(combos, seeds))
     for combo in combos:
         base = combo.get(CONFIG_KEY, config)
         for seed in seeds:
+            name = next(names)
+            if (out / legacy_run_name(combo, seed)).is_dir() and not (out / name).exists():
+                name = legacy_run_name(combo, seed)
             sets = [
                 *shared,
                 *overrides,
@@ -90,23 +123,31 @@ def sweep(
                 f"seed={seed}",
                 f"data.split_seed={seed}",
             ]
-            plans.append((out / run_name(combo, seed), load_config(base, sets), combo))
+            plans.append((out / name, load_config(base, sets), combo))
+    from ssft.train.loop import Interrupted
+    from ssft.train.sweep_progress import SweepProgress
+
     rows = []
-    for i, (run_dir, cfg, combo) in enumerate(plans, 1):
-        tag = f"[{i}/{len(plans)}] {run_dir.name}"
+    progress = SweepProgress(len(plans), verbose=verbose)
+    for run_dir, cfg, combo in plans:
         if (run_dir / "results.json").exists():
             row = json.loads((run_dir / "results.json").read_text())
-            if verbose:
-                print(f"{tag}: done before ({row['test_accuracy']:.4f})", flush=True)
+            progress.skipped(run_dir.name, row["test_accuracy"])
         else:
             resume = (run_dir / "checkpoint.pt").exists()
-            row = dict(fit(None if resume else cfg, run_dir, resume=resume).results)
-            if verbose:
-                print(
-                    f"{tag}: test accuracy {row['test_accuracy']:.4f} "
-                    f"({row['train_seconds'] + row['extract_seconds']:.1f} s{', resumed' if resume else ''})",
-                    flush=True,
-                )
+            progress.start(run_dir.name)
+            try:
+                row = dict(fit(None if resume else cfg, run_dir, resume=resume).results)
+            except Interrupted:
+                raise
+            except SsftError as e:
+                # One bad run does not end the sweep: it is recorded, reported and skipped.
+                run_dir.mkdir(parents=True, exist_ok=True)
+                (run_dir / "error.txt").write_text(f"{type(e).__name__}: {e}\n")
+                progress.failed(run_dir.name, str(e))
+                continue
+            (run_dir / "error.txt").unlink(missing_ok=True)
+            progress.finished(run_dir.name, row["test_accuracy"], resumed=resume)
         if CONFIG_KEY in combo:
             row[CONFIG_KEY] = combo[CONFIG_KEY]  # which preset of the grid the run came from
         rows.append(row)
