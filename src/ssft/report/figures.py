@@ -79,7 +79,8 @@ def error_vs_labels(
     nrows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(nrows, cols, figsize=(6.0 * cols, 4.2 * nrows), squeeze=False)
     names = sorted({n for p in data.values() for n in p})
-    colours = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(names)}
+    cmap, ncol = ("tab10", 10) if len(names) <= 10 else ("tab20", 20)
+    colours = {n: plt.get_cmap(cmap)(i % ncol) for i, n in enumerate(names)}
     for ax, p in zip(axes.flat, panels, strict=False):
         for name in names:
             if name not in data[p]:
