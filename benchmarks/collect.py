@@ -26,8 +26,14 @@ SECTIONS = [
         "benchmarks/tuned_baselines.py",
     ),
     ("defaults_dev", "How the shipped defaults were chosen (development data)", "benchmarks/defaults_dev.py"),
+    (
+        "fixmatch_effnet",
+        "The FixMatch family on cached views: CIFAR-10, frozen EfficientNet-Lite0",
+        "benchmarks/fixmatch_effnet.py",
+    ),
     ("peers", "SetFit on ssft's AG News splits", "benchmarks/peers.py"),
     ("effnet_speed", "EfficientNet-Lite0 extraction speed on CPU", "benchmarks/effnet_speed.py"),
+    ("gpu", "The input pipeline: share of the raw model (GPU) and its own cost (CPU)", "benchmarks/gpu.py"),
     ("ssl_agnews", "AG News with the previous defaults (superseded)", "benchmarks/ssl_agnews.py"),
     ("ssl_mnist", "MNIST and striped MNIST, trainable random ViT from scratch", "benchmarks/ssl_mnist.py"),
     ("throughput", "Feature cache and throughput", "benchmarks/throughput.py"),
@@ -44,8 +50,8 @@ def main() -> None:
         "last checkpoint, mean ± std over seeds 0, 1, 2 (seed = model seed = split seed); the",
         "held-out part is fixed across seeds (`data.holdout_seed=0`). Rows use the library defaults",
         "unless their notes say otherwise; where a configuration was chosen, it was chosen on",
-        "development data carved from the training pool only (`benchmarks/dev_split.py`,",
-        "`benchmarks/tune_dev.py`), never on a test item.",
+        "development data carved from the training pool only (`ssft tune`, `benchmarks/dev_split.py`,",
+        "`benchmarks/defaults_dev.py`), never on a test item.",
         "",
     ]
     for name, title, script in SECTIONS:
