@@ -103,19 +103,9 @@ def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, pre: ImagePrepro
     """
     out = []
     for img in images:
-        a = np.asarray(img)
-        if a.ndim == 2:
-            a = a[:, :, None]
-        if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
-            raise ValueError(f"expected an image of shape (H, W[, 1|3|4]), got {a.shape}")
-        if a.dtype == np.uint16:
-            a = (a // 257).astype(np.uint8)
-        elif a.dtype != np.uint8:
-            raise ValueError(f"expected uint8 image data, got {a.dtype}")
+        a = _as_uint8_hwc(img)
         if a.shape[2] == 1:
             a = np.repeat(a, 3, axis=2)
-        elif a.shape[2] == 4:
-            a = a[:, :, :3]
         t = torch.from_numpy(np.array(a, copy=True)).permute(2, 0, 1).float().unsqueeze(0)
         if t.shape[-2:] != (pre.size, pre.size):
             t = F.interpolate(
