@@ -28,7 +28,11 @@ DATASETS = {"ag_news": "agnews-minilm", "mnist": "mnist-effnet", "cifar10": "cif
 TUNED = ("label_spreading", "linear_probe")
 #: keys pinned in a search: the rbf kernel of label spreading builds a dense n x n affinity, minutes
 #: per trial on 2 cores, so the search stays on the k-NN graph that the defaults use too
-PINNED = {"label_spreading": ["method.kernel=knn"], "linear_probe": []}
+PINNED = {
+    "label_spreading": ["method.kernel=knn"],
+    # the shipped head and budget: more epochs cost minutes per trial here
+    "twinturbo": ["model.projector=identity", "train.epochs=5"],
+}
 DEFAULTS = ("twinturbo", "content_style", "supervised", "label_spreading", "linear_probe")
 
 
@@ -51,6 +55,7 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--datasets", default=",".join(DATASETS))
     p.add_argument("--name", default="tuned_baselines")
+    p.add_argument("--tune-methods", default=",".join(TUNED), help="methods searched by ssft tune")
     p.add_argument("--grid", default="runs/bench/grid/frozen", help="benchmarks/grid_effnet.py's frozen runs")
     args = p.parse_args()
     require_shared("ag_news")
@@ -59,7 +64,7 @@ def main() -> None:
     rows, searches = [], {}
     for ds in args.datasets.split(","):
         preset = DATASETS[ds]
-        for method in TUNED:
+        for method in args.tune_methods.split(","):
             res = tune(
                 preset,
                 out / "search" / ds / method,
@@ -68,7 +73,7 @@ def main() -> None:
                     f"method.name={method}",
                     "data.labels_per_class=4",
                     "train.progress=false",
-                    *PINNED[method],
+                    *PINNED.get(method, []),
                 ],
                 seeds=seeds,
                 verbose=False,
@@ -86,7 +91,7 @@ def main() -> None:
                 overrides=[
                     "train.progress=false",
                     f"method.name={method}",
-                    *PINNED[method],
+                    *PINNED.get(method, []),
                     *res.best_overrides,
                 ],
                 verbose=False,
