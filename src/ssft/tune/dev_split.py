@@ -26,22 +26,15 @@ import numpy as np
 from ssft.data.base import ArrayImages, Dataset, FileImages, Part
 from ssft.data.splits import holdout_split, stratified_cap
 from ssft.errors import DataError
+from ssft.train.streams import SubsetInputs
 
 #: stream tag of the dev-eval draw, distinct from the tags in ssft.data.splits
 _DEV_EVAL = 505
 
 
-class IndexedInputs:
-    """Items ``indices`` of an input collection of a type ssft does not know how to copy."""
-
-    def __init__(self, inputs: Any, indices: np.ndarray) -> None:
-        self.inputs, self.indices = inputs, np.asarray(indices, dtype=np.int64)
-
-    def __len__(self) -> int:
-        return int(self.indices.size)
-
-    def __getitem__(self, i: int) -> Any:
-        return self.inputs[int(self.indices[i])]
+class IndexedInputs(SubsetInputs):
+    """Items ``indices`` of an input collection of a type ssft does not know how to copy, with an
+    identity of their own (the feature cache keys a dev dataset by it)."""
 
     def identity(self) -> str:
         parent = self.inputs.identity() if hasattr(self.inputs, "identity") else type(self.inputs).__name__
