@@ -86,6 +86,20 @@ CANDIDATES.update(
 )
 
 
+# the FixMatch family: the paper's fixed threshold needs a head that can become confident; the
+# shipped cosine head (t = 10 at the start) against the paper's linear head, and lower thresholds
+FM = ["model.projector=identity", "train.epochs=5", "cache.strong_views=2"]
+CANDIDATES.update(
+    {
+        "fixmatch/cosine": ["method.name=fixmatch", *FM],
+        "fixmatch/cosine-t0.7": ["method.name=fixmatch", "method.threshold=0.7", *FM],
+        "fixmatch/linear": ["method.name=fixmatch", "model.classifier=linear", *FM],
+        "freematch/cosine": ["method.name=freematch", *FM],
+        "freematch/linear": ["method.name=freematch", "model.classifier=linear", *FM],
+    }
+)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dev", default="runs/dev")

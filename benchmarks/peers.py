@@ -38,6 +38,17 @@ from common import require_shared, save  # noqa: E402
 PRESET = "agnews-minilm"
 #: SetFit's few-shot recipe (its README and paper): pairs from 20 iterations, 1 epoch, batch 16.
 SETFIT_ARGS = {"num_iterations": 20, "num_epochs": 1, "batch_size": 16}
+#: ssft's rows: label -> overrides of the preset (its shipped defaults otherwise).
+SSFT_VARIANTS: dict[str, list[str]] = {
+    "twinturbo": ["method.name=twinturbo"],
+    "content_style": ["method.name=content_style"],
+    "label_spreading": ["method.name=label_spreading"],
+    "linear_probe": ["method.name=linear_probe"],
+    "supervised": ["method.name=supervised"],
+    "twinturbo-trainable": ["method.name=twinturbo"],
+}
+#: variants that run another preset than PRESET (the same data and splits)
+SSFT_PRESETS = {"twinturbo-trainable": "agnews-minilm-trainable"}
 
 
 def ssft_split(k: int, seed: int, root: Path, max_test: int | None = None) -> dict[str, Any]:
@@ -149,6 +160,78 @@ def child(k: int, seed: int, root: Path, iterations: int, max_test: int | None, 
     return row
 
 
+def ssft_child(
+    variant: str, k: int, seed: int, root: Path, out: Path, cache_dir: str | None
+) -> dict[str, Any]:
+    """One ``ssft fit`` of the preset at its defaults (plus the variant's overrides) in a fresh
+    process, on the split SetFit gets for ``(k, seed)``; whole-process wall and CPU seconds. The
+    features come from the cache, extracted once per dataset (see :func:`extraction`)."""
+    run = out / f"{variant}-k{k}-seed{seed}"
+    shutil.rmtree(run, ignore_errors=True)
+    sets = [
+        f"data.root={root}",
+        f"data.labels_per_class={k}",
+        f"seed={seed}",
+        f"data.split_seed={seed}",
+        "train.progress=false",
+        *SSFT_VARIANTS[variant],
+    ]
+    if cache_dir:
+        sets.append(f"cache.dir={cache_dir}")
+    preset = SSFT_PRESETS.get(variant, PRESET)
+    cmd = [sys.executable, "-m", "ssft", "fit", "--config", preset, "--out", str(run)]
+    for s in sets:
+        cmd += ["--set", s]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = json.loads((run / "results.json").read_text())
+    split = json.loads((run / "split.json").read_text())
+    row = {
+        "method": variant,
+        "labels_per_class": k,
+        "seed": seed,
+        "test_accuracy": res["test_accuracy"],
+        "num_labeled": len(split["labeled"]),
+        "num_test": len(split["test"]),
+        "train_seconds": res.get("train_seconds"),
+        "labeled_indices": sorted(int(i) for i in split["labeled"]),
+        "wall_seconds": wall,
+        "cpu_seconds": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "preset": preset,
+        "overrides": SSFT_VARIANTS[variant],
+    }
+    (out / f"{variant}-k{k}-seed{seed}.json").write_text(json.dumps(row, indent=2) + "\n")
+    return row
+
+
+def extraction(root: Path, out: Path) -> dict[str, Any]:
+    """``ssft extract`` of the preset into an empty cache folder, in a fresh process: the one-off
+    cost per dataset that every ssft run afterwards reads from the cache."""
+    path = out / "extraction.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    cache = tempfile.mkdtemp(prefix="ssft-cache-")
+    cmd = [sys.executable, "-m", "ssft", "extract", "--config", PRESET, "--set", f"data.root={root}"]
+    cmd += ["--set", f"cache.dir={cache}", "--set", "train.progress=false"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    row = {
+        "wall_seconds": time.perf_counter() - t0,
+        "cpu_seconds": sum(
+            getattr(resource.getrusage(resource.RUSAGE_CHILDREN), f) for f in ("ru_utime", "ru_stime")
+        )
+        - before.ru_utime
+        - before.ru_stime,
+    }
+    shutil.rmtree(cache, ignore_errors=True)
+    path.write_text(json.dumps(row, indent=2) + "\n")
+    return row
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     import numpy as np
 
@@ -156,14 +239,19 @@ def table(rows: list[dict[str, Any]]) -> str:
         "| method | k | runs | test accuracy % (mean ± sample std) | wall s / run | CPU s / run |",
         "|---|---|---|---|---|---|",
     ]
+    order = ["setfit", *SSFT_VARIANTS]
     for k in sorted({r["labels_per_class"] for r in rows}):
-        rs = [r for r in rows if r["labels_per_class"] == k]
-        acc = 100 * np.array([r["test_accuracy"] for r in rs])
-        wall = np.mean([r["wall_seconds"] for r in rs])
-        cpu = np.mean([r["cpu_seconds"] for r in rs])
-        lines.append(
-            f"| setfit | {k} | {len(rs)} | {acc.mean():.1f} ± {acc.std(ddof=1) if len(acc) > 1 else 0.0:.1f} | {wall:.0f} | {cpu:.0f} |"
-        )
+        for method in sorted({r["method"] for r in rows}, key=lambda m: order.index(m) if m in order else 99):
+            rs = [r for r in rows if r["labels_per_class"] == k and r["method"] == method]
+            if not rs:
+                continue
+            acc = 100 * np.array([r["test_accuracy"] for r in rs])
+            wall = np.mean([r["wall_seconds"] for r in rs])
+            cpu = np.mean([r["cpu_seconds"] for r in rs])
+            std = acc.std(ddof=1) if len(acc) > 1 else 0.0
+            lines.append(
+                f"| {method} | {k} | {len(rs)} | {acc.mean():.1f} ± {std:.1f} | {wall:.0f} | {cpu:.1f} |"
+            )
     return "\n".join(lines)
 
 
@@ -179,6 +267,13 @@ def main() -> None:
     p.add_argument(
         "--collect", action="store_true", help="only write the table from the runs finished so far"
     )
+    p.add_argument(
+        "--ssft",
+        default="",
+        help=f"also run these ssft variants on the same splits (comma-separated; known: {', '.join(SSFT_VARIANTS)})",
+    )
+    p.add_argument("--no-setfit", action="store_true", help="run only the --ssft variants")
+    p.add_argument("--cache-dir", default=None, help="feature cache of the ssft runs (default: ssft's)")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)  # "k,seed": the child process
     p.add_argument("--json", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -190,32 +285,63 @@ def main() -> None:
         return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for k in () if args.collect else (int(v) for v in args.k.split(",")):
-        for seed in (int(v) for v in args.seeds.split(",")):
+    variants = [v for v in args.ssft.split(",") if v]
+    unknown = sorted(set(variants) - set(SSFT_VARIANTS))
+    if unknown:
+        raise SystemExit(f"unknown ssft variant(s) {unknown}; known: {', '.join(SSFT_VARIANTS)}")
+    ks = [] if args.collect else [int(v) for v in args.k.split(",")]
+    seeds = [int(v) for v in args.seeds.split(",")]
+    for k in ks if not args.no_setfit else []:
+        for seed in seeds:
             path = out / f"setfit-k{k}-seed{seed}.json"
             if path.is_file() and "cpu_seconds" in json.loads(path.read_text()):
-                rows.append(json.loads(path.read_text()))  # finished earlier
-                continue
+                continue  # finished earlier
             row = child(k, seed, root, args.iterations, args.max_test, path)
             print(
                 f"setfit k={k} seed={seed}: {100 * row['test_accuracy']:.1f} % in {row['cpu_seconds']:.0f} CPU s"
             )
-            rows.append(row)
+    if variants and ks:
+        ex = extraction(root, out)
+        print(f"ssft extraction, once per dataset: {ex['cpu_seconds']:.0f} CPU s")
+    for variant in variants:
+        for k in ks:
+            for seed in seeds:
+                if (out / f"{variant}-k{k}-seed{seed}.json").is_file():
+                    continue
+                row = ssft_child(variant, k, seed, root, out, args.cache_dir)
+                print(
+                    f"{variant} k={k} seed={seed}: {100 * row['test_accuracy']:.1f} % in {row['cpu_seconds']:.1f} CPU s"
+                )
     every = sorted(
-        (json.loads(f.read_text()) for f in out.glob("setfit-k*-seed*.json")),
-        key=lambda r: (r["labels_per_class"], r["seed"]),
+        (json.loads(f.read_text()) for f in out.glob("*-k*-seed*.json")),
+        key=lambda r: (r["labels_per_class"], r["method"], r["seed"]),
     )
     every = [r for r in every if "cpu_seconds" in r]
+    for r in every:  # every method on exactly the same labelled items
+        same = [o for o in every if (o["labels_per_class"], o["seed"]) == (r["labels_per_class"], r["seed"])]
+        if any(sorted(o["labeled_indices"]) != sorted(r["labeled_indices"]) for o in same):
+            raise SystemExit(
+                f"k={r['labels_per_class']} seed={r['seed']}: the methods saw different labelled items"
+            )
+    extract = (
+        json.loads((out / "extraction.json").read_text()) if (out / "extraction.json").is_file() else None
+    )
     save(
         args.name,
         {
             "command": " ".join(sys.argv),
             "setfit_args": {**SETFIT_ARGS, "num_iterations": args.iterations},
             "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+            "extraction": extract,
             "runs": every,
         },
-        table(every),
+        table(every)
+        + (
+            f"\n\nssft's feature extraction, once per dataset (not in the rows above): "
+            f"{extract['cpu_seconds']:.0f} CPU s, {extract['wall_seconds']:.0f} s wall."
+            if extract
+            else ""
+        ),
     )
 
 

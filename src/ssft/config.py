@@ -100,6 +100,11 @@ class TrainConfig:
     unlabeled_ratio: int = doc(1, "unlabelled batch size = unlabeled_ratio * batch_size")
     lr: float = doc(1e-3, "learning rate of the head")
     backbone_lr: float = doc(1e-5, "learning rate of the trainable backbone parameters")
+    head_first_epochs: int = doc(
+        0,
+        "trainable backbone: first train the head alone for this many epochs on cached frozen "
+        "features (LP-FT), then fine-tune (0 = off)",
+    )
     weight_decay: float = doc(0.05, "AdamW weight decay")
     warmup: float = doc(0.05, "fraction of the steps with linear warm-up")
     grad_clip: float = doc(1.0, "clip the gradient norm to this value (0 = off)")
@@ -296,6 +301,7 @@ def validate(cfg: Config) -> None:
         (cfg.train.grad_clip >= 0, "train.grad_clip must be >= 0"),
         (cfg.train.log_every >= 1, "train.log_every must be >= 1"),
         (cfg.train.threads >= 0, "train.threads must be >= 0 (0 = torch's default)"),
+        (cfg.train.head_first_epochs >= 0, "train.head_first_epochs must be >= 0 (0 = off)"),
         (cfg.model.width % cfg.model.heads == 0, "model.width must be divisible by model.heads"),
         (cfg.model.depth >= 0, "model.depth must be >= 0"),
         (0.0 <= cfg.model.dropout < 1.0, "model.dropout must be in [0, 1)"),

@@ -373,6 +373,13 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
             "use more data, a smaller data.labels_per_class, or method.name=supervised"
         )
 
+    head_first: dict[str, Any] = {}
+    if not cfg.backbone.frozen and cfg.train.head_first_epochs and not method.classical:
+        from ssft.train.head_first import train_head_first
+
+        head_first = train_head_first(cfg, run, method, dataset, split, backbone, device, view_kinds, resume)
+        stats["extract_seconds"] += head_first.get("head_first_extract_seconds", 0.0)
+
     t_train = time.perf_counter()
     log = open_metrics_log(cfg, run)  # metrics.jsonl, and any train.logger trackers
     extra: dict[str, Any] = {}
@@ -390,6 +397,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
             cfg, run, method, split, labels, train_src, device, log, resume
         )
     train_seconds = time.perf_counter() - t_train + extra.pop("previous_train_seconds", 0.0)
+    train_seconds += head_first.get("head_first_seconds", 0.0)
 
     probs = predict(method, test_src, split.test, cfg.cache.batch_size, device, cfg.train.precision)
     y_test = test_labels[split.test]
@@ -431,6 +439,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
         ],
         "classes": dataset.classes,
         **extra,
+        **head_first,
         **memory.read(),
         **provenance(),
     }

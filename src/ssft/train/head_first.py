@@ -1,0 +1,101 @@
+"""Head first, then the backbone (LP-FT): a trainable run that starts from a trained head.
+
+Fine-tuning a pretrained backbone under a freshly initialised head sends the head's large early
+gradients into the backbone and distorts the features it was chosen for (Kumar et al., "Fine-Tuning
+can Distort Pretrained Features and Underperform Out-of-Distribution", ICLR 2022, whose remedy is
+to train the head on the frozen features first). With ``train.head_first_epochs = n > 0`` and a
+trainable backbone, a run does that: the method (every one of its terms, the unlabelled ones too)
+first trains for ``n`` epochs with the backbone frozen, on features from the feature cache (the
+entry a frozen run of the same backbone and data uses, so it is extracted once and shared), then
+the backbone's trainable parameters join for ``train.steps`` / ``train.epochs`` steps, with fresh
+optimiser state and schedule.
+
+The first phase keeps its own metrics and checkpoint in ``<run>/head_first/``; an interrupted run
+resumes inside whichever phase it was in. See docs/methods/head_first.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ssft.backbones.base import Backbone
+from ssft.config import Config
+from ssft.data.base import Dataset
+from ssft.data.splits import Split
+from ssft.methods import Method
+
+#: The first phase's folder inside the run directory.
+SUBDIR = "head_first"
+
+
+def head_first_config(cfg: Config) -> Config:
+    """The configuration of the first phase: the same run with the backbone frozen and cached, for
+    ``train.head_first_epochs`` epochs, without trackers or validation passes of its own."""
+    return dataclasses.replace(
+        cfg,
+        backbone=dataclasses.replace(cfg.backbone, frozen=True),
+        cache=dataclasses.replace(cfg.cache, enabled=True),
+        train=dataclasses.replace(
+            cfg.train, epochs=cfg.train.head_first_epochs, steps=None, logger="none", eval_every=0
+        ),
+    )
+
+
+def train_head_first(
+    cfg: Config,
+    run: Path,
+    method: Method,
+    dataset: Dataset,
+    split: Split,
+    backbone: Backbone,
+    device: torch.device,
+    view_kinds: tuple[str, ...],
+    resume: bool,
+) -> dict[str, Any]:
+    """Run the first phase (see the module docstring) and return its result fields. Skipped when
+    resuming a run whose second phase has a checkpoint: that checkpoint holds the whole method."""
+    from ssft.train.loop import build_sources, train_loop
+    from ssft.train.trackers import open_metrics_log
+
+    if resume and (run / "checkpoint.pt").exists():
+        return {}
+    sub = run / SUBDIR
+    sub.mkdir(parents=True, exist_ok=True)
+    cfg1 = head_first_config(cfg)
+    # Freeze for this phase, then give back exactly the trainable set the run asked for (last
+    # blocks, adapters, or everything) and the backbone's train/eval mode.
+    trainable = [(p, p.requires_grad) for p in backbone.parameters()]
+    was_frozen, was_training = backbone.frozen, backbone.training
+    backbone.freeze()
+    try:
+        source, _, stats = build_sources(cfg1, dataset, split, backbone, device, view_kinds)
+        log = open_metrics_log(cfg1, sub)
+        t0 = time.perf_counter()
+        steps, extra, _ = train_loop(
+            cfg1,
+            sub,
+            method,
+            split,
+            np.asarray(dataset.train.labels),
+            source,
+            device,
+            log,
+            resume and (sub / "checkpoint.pt").exists(),
+        )
+        seconds = time.perf_counter() - t0 + extra.get("previous_train_seconds", 0.0)
+    finally:
+        for p, flag in trainable:
+            p.requires_grad_(flag)
+        backbone.frozen = was_frozen
+        backbone.train(was_training)
+    return {
+        "head_first_steps": steps,
+        "head_first_seconds": seconds,
+        "head_first_extract_seconds": stats["extract_seconds"],
+    }
