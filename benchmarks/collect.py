@@ -31,7 +31,12 @@ SECTIONS = [
         "The FixMatch family on cached views: CIFAR-10, frozen EfficientNet-Lite0",
         "benchmarks/fixmatch_effnet.py",
     ),
-    ("peers", "SetFit on ssft's AG News splits", "benchmarks/peers.py"),
+    (
+        "defaults_dev_fixmatch",
+        "The FixMatch family's head and threshold, chosen on development data",
+        "benchmarks/defaults_dev.py",
+    ),
+    ("peers", "SetFit side by side with ssft, on ssft's AG News splits", "benchmarks/peers.py"),
     ("effnet_speed", "EfficientNet-Lite0 extraction speed on CPU", "benchmarks/effnet_speed.py"),
     ("gpu", "The input pipeline: share of the raw model (GPU) and its own cost (CPU)", "benchmarks/gpu.py"),
     ("ssl_agnews", "AG News with the previous defaults (superseded)", "benchmarks/ssl_agnews.py"),

@@ -33,7 +33,15 @@ PINNED = {
     # the shipped head and budget: more epochs cost minutes per trial here
     "twinturbo": ["model.projector=identity", "train.epochs=5"],
 }
-DEFAULTS = ("twinturbo", "content_style", "supervised", "label_spreading", "linear_probe")
+DEFAULTS = (
+    "twinturbo",
+    "content_style",
+    "supervised",
+    "label_spreading",
+    "linear_probe",
+    "fixmatch",
+    "freematch",
+)
 
 
 def from_grid(grid: Path, preset: str, method: str, ks: list[str]) -> list[dict] | None:

@@ -46,3 +46,43 @@ def test_png_is_written(tmp_path):
     path = error_vs_labels(ROWS, tmp_path / "fig.png", title="t")
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+def test_one_drawing_serves_both_figures(tmp_path, monkeypatch):
+    """The benchmark figure and ``ssft report``'s figure draw through plot_error_curves: the line
+    of a trainable run is dashed, the x axis is logarithmic once the samples span a factor of 8."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from ssft.report import figures, plots
+
+    ax = Figure().add_subplot()
+    curves = {
+        "a": (np.array([10, 100]), np.array([50.0, 20.0]), np.array([1.0, 2.0])),
+        "b": (np.array([10, 100]), np.array([60.0, 30.0]), np.array([0.0, 0.0])),
+    }
+    figures.plot_error_curves(ax, curves, trainable={"b"})
+    styles = {line.get_label(): line.get_linestyle() for line in ax.get_lines()}
+    assert styles == {"a": "-", "b": "--"}
+    assert ax.get_xscale() == "log"
+    ax2 = Figure().add_subplot()
+    figures.plot_error_curves(ax2, {"a": (np.array([10, 20]), np.array([5.0, 4.0]), np.array([0.0, 0.0]))})
+    assert ax2.get_xscale() == "linear"
+
+    drawn = []
+    real = figures.plot_error_curves
+
+    def spy(ax, curves, **kw):
+        drawn.append(sorted(curves))
+        real(ax, curves, **kw)
+
+    monkeypatch.setattr(figures, "plot_error_curves", spy)
+    figures.error_vs_labels(ROWS, tmp_path / "bench.png")
+    assert drawn, "the benchmark figure does not draw through plot_error_curves"
+    from ssft.report.summary import Cell, SettingTable
+
+    cell = Cell()
+    cell.values, cell.samples = [80.0, 70.0], [40, 40]
+    table = SettingTable(("digits", "random", True), ["m"], [4.0], {("m", 4.0): cell})
+    plots.error_vs_labels(table, tmp_path / "report.png")
+    assert drawn and drawn[-1] == ["m"]

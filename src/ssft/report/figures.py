@@ -17,15 +17,12 @@ import numpy as np
 from ssft.errors import SsftError
 
 
-def _pyplot() -> Any:
+def _figure_class() -> Any:
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError:
         raise SsftError("figures need matplotlib: pip install 'ssft[plots]'") from None
-    return plt
+    return Figure
 
 
 Curve = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -72,28 +69,17 @@ def error_vs_labels(
 
     A line whose rows are trainable (``frozen`` false) is dashed. Returns the path written.
     """
-    plt = _pyplot()
+    Figure = _figure_class()  # never pyplot: a notebook's backend stays as it is
     data, trainable = error_curves(rows, panel=panel, line=line)
     panels = sorted(data)
     cols = 2 if len(panels) == 4 else min(len(panels), 3)
     nrows = (len(panels) + cols - 1) // cols
-    fig, axes = plt.subplots(nrows, cols, figsize=(6.0 * cols, 4.2 * nrows), squeeze=False)
-    names = sorted({n for p in data.values() for n in p})
-    cmap, ncol = ("tab10", 10) if len(names) <= 10 else ("tab20", 20)
-    colours = {n: plt.get_cmap(cmap)(i % ncol) for i, n in enumerate(names)}
+    fig = Figure(figsize=(6.0 * cols, 4.2 * nrows))
+    axes = np.array(fig.subplots(nrows, cols, squeeze=False))
+    colours = line_colours(sorted({n for p in data.values() for n in p}))
     for ax, p in zip(axes.flat, panels, strict=False):
-        for name in names:
-            if name not in data[p]:
-                continue
-            xs, mean, std = data[p][name]
-            style = "--" if name in trainable else "-"
-            ax.plot(xs, mean, style, marker="o", ms=3, color=colours[name], label=name)
-            ax.fill_between(xs, mean - std, mean + std, color=colours[name], alpha=0.15, lw=0)
-        ax.set_xscale("log")
+        plot_error_curves(ax, data[p], trainable=trainable, colours=colours)
         ax.set_title(p)
-        ax.set_xlabel("labelled training samples")
-        ax.set_ylabel("test error %")
-        ax.grid(True, which="both", alpha=0.3)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     seen: dict[str, Any] = {}
@@ -109,5 +95,37 @@ def error_vs_labels(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
+
+
+def line_colours(names: list[str]) -> dict[str, Any]:
+    """One distinct colour per line name (tab10 up to 10 lines, tab20 beyond)."""
+    from matplotlib import colormaps
+
+    cmap, n = ("tab10", 10) if len(names) <= 10 else ("tab20", 20)
+    return {name: colormaps[cmap](i % n) for i, name in enumerate(names)}
+
+
+def plot_error_curves(
+    ax: Any,
+    curves: dict[str, Curve],
+    *,
+    trainable: set[str] = frozenset(),  # type: ignore[assignment]
+    colours: dict[str, Any] | None = None,
+    xlabel: str = "labelled training samples",
+) -> None:
+    """Draw ``{line: (labelled samples, mean error %, std error %)}`` on ``ax``: one line per name
+    with ± std shading, dashed when trainable, log x when the samples span a factor of 8 or more.
+    The one drawing of error against labels, for the benchmark figures and for ``ssft report``."""
+    colours = colours or line_colours(sorted(curves))
+    for name in sorted(curves):
+        xs, mean, std = curves[name]
+        style = "--" if name in trainable else "-"
+        ax.plot(xs, mean, style, marker="o", ms=3, color=colours[name], label=name)
+        ax.fill_between(xs, mean - std, mean + std, color=colours[name], alpha=0.15, lw=0)
+    xs_all = [float(x) for xs, _, _ in curves.values() for x in xs]
+    if xs_all and max(xs_all) >= 8 * max(1.0, min(xs_all)):
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test error %")
+    ax.grid(True, which="both", alpha=0.3)

@@ -37,26 +37,23 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def error_vs_labels(table: SettingTable, path: Path) -> Path:
-    """Test error (%) against labelled samples, one line per method, ± std shaded."""
+    """Test error (%) against labelled samples, one line per method, ± std shaded (drawn by
+    :func:`ssft.report.figures.plot_error_curves`, as the benchmark figures are)."""
+    from ssft.report.figures import plot_error_curves
+
     Figure = require_matplotlib()
     fig = Figure(figsize=(6.0, 4.0))
     ax = fig.add_subplot()
+    curves = {}
     for method in table.methods:
         pts = sorted(
             (float(np.mean(c.samples)), 100.0 - c.mean, c.std)
             for (m, _), c in table.cells.items()
             if m == method
         )
-        x, err, std = (np.array(v) for v in zip(*pts, strict=True))
-        (line,) = ax.plot(x, err, marker="o", label=method)
-        ax.fill_between(x, err - std, err + std, color=line.get_color(), alpha=0.2, linewidth=0)
-    xs = [s for c in table.cells.values() for s in c.samples]
-    if xs and max(xs) >= 8 * max(1, min(xs)):
-        ax.set_xscale("log")
-    ax.set_xlabel("labelled samples (validation labels included)")
-    ax.set_ylabel("test error (%)")
+        curves[method] = tuple(np.array(v) for v in zip(*pts, strict=True))
+    plot_error_curves(ax, curves, xlabel="labelled samples (validation labels included)")  # type: ignore[arg-type]
     ax.set_title(table.title, fontsize=10)
-    ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)
 
