@@ -32,6 +32,8 @@ PINNED = {
     "label_spreading": ["method.kernel=knn"],
     # the shipped head and budget: more epochs cost minutes per trial here
     "twinturbo": ["model.projector=identity", "train.epochs=5"],
+    "content_style": ["model.projector=identity", "train.epochs=5"],
+    "supervised": ["model.projector=identity", "train.epochs=5"],
 }
 DEFAULTS = (
     "twinturbo",

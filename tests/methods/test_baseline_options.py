@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from dummy_backbone import DummyBackbone
 from sklearn.linear_model import LogisticRegression
 from sklearn.semi_supervised import LabelSpreading as SkLabelSpreading
-from torch import nn
 
-from ssft.backbones.base import Backbone, ImagePreprocess
 from ssft.config import ModelConfig, load_config
 from ssft.errors import ConfigError
 from ssft.heads.model import SSFTModel
@@ -17,24 +16,9 @@ from ssft.methods import build_method
 K, D = 3, 6
 
 
-class DummyBackbone(Backbone):
-    name, modality, dim = "dummy", "image", D
-    preprocess = ImagePreprocess(8, (0.5,) * 3, (0.5,) * 3)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lin = nn.Linear(D, D)
-
-    def prepare(self, raw):  # pragma: no cover - not used
-        raise NotImplementedError
-
-    def encode(self, inputs):  # pragma: no cover - classical methods get features directly
-        raise NotImplementedError
-
-
 def make(name: str, *keys: str):
     cfg = load_config(None, [f"method.name={name}", *keys])
-    model = SSFTModel(DummyBackbone().freeze(), ModelConfig(projector="identity"), K)
+    model = SSFTModel(DummyBackbone(D).freeze(), ModelConfig(projector="identity"), K)
     return build_method(cfg.method, model, class_counts=np.ones(K), seed=0)
 
 

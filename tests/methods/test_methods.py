@@ -5,31 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
+from dummy_backbone import DummyBackbone
 
-from ssft.backbones.base import Backbone, Features, ImagePreprocess
+from ssft.backbones.base import Features
 from ssft.config import ModelConfig, load_config
 from ssft.heads.model import SSFTModel
 from ssft.losses import reconstruction_loss
 from ssft.methods import METHODS, build_method
 
 K, D, N = 3, 12, 5
-
-
-class DummyBackbone(Backbone):
-    name, modality, dim = "dummy", "image", D
-    preprocess = ImagePreprocess(8, (0.5,) * 3, (0.5,) * 3)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lin = nn.Linear(D, D)
-
-    def prepare(self, raw):  # pragma: no cover - not used
-        raise NotImplementedError
-
-    def encode(self, inputs):
-        t = self.lin(inputs["x"])
-        return Features(t[:, 0], t, None)
 
 
 def features(n: int, y: torch.Tensor | None = None, seed: int = 0) -> Features:
@@ -44,7 +28,7 @@ def make(name: str, **method_keys) -> object:
     torch.manual_seed(0)
     cfg = load_config(None, [f"method.name={name}"] + [f"method.{k}={v}" for k, v in method_keys.items()])
     mc = ModelConfig(depth=1, width=16, heads=2)
-    model = SSFTModel(DummyBackbone().freeze(), mc, K)
+    model = SSFTModel(DummyBackbone(D).freeze(), mc, K)
     return build_method(cfg.method, model, class_counts=np.array([2, 2, 2]), seed=0)
 
 

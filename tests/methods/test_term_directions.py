@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
+from dummy_backbone import DummyBackbone
 
-from ssft.backbones.base import Backbone, Features, ImagePreprocess
+from ssft.backbones.base import Features
 from ssft.config import load_config
 from ssft.heads.model import SSFTModel
 from ssft.losses import alignment_infonce_loss, binary_loss, log_posterior, posterior
@@ -25,21 +25,6 @@ from ssft.methods import build_method
 
 K, D, N = 3, 12, 5
 OFF = {"lambda_marginal": 0, "lambda_kl": 0, "lambda_align": 0, "lambda_supcon": 0}
-
-
-class TinyBackbone(Backbone):
-    name, modality, dim = "tiny", "image", D
-    preprocess = ImagePreprocess(8, (0.5,) * 3, (0.5,) * 3)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lin = nn.Linear(D, D)
-
-    def prepare(self, raw):  # pragma: no cover - not used
-        raise NotImplementedError
-
-    def encode(self, inputs):  # pragma: no cover - not used
-        raise NotImplementedError
 
 
 def features(y: torch.Tensor, seed: int) -> Features:
@@ -60,7 +45,7 @@ def twinturbo(model_keys: tuple[str, ...] = (), **method_keys):
         + [f"method.{k}={v}" for k, v in keys.items()]
         + list(model_keys),
     )
-    model = SSFTModel(TinyBackbone().freeze(), cfg.model, K)
+    model = SSFTModel(DummyBackbone(D).freeze(), cfg.model, K)
     return build_method(cfg.method, model, class_counts=np.array([2, 2, 2]), seed=0)
 
 
@@ -187,7 +172,7 @@ def test_after_the_ramp_the_unlabelled_data_reaches_the_loss(name):
         None, [f"method.name={name}", "model.depth=1", "model.width=16", "model.heads=2", *inert]
     )
     m = build_method(
-        cfg.method, SSFTModel(TinyBackbone().freeze(), cfg.model, K), class_counts=np.ones(K), seed=0
+        cfg.method, SSFTModel(DummyBackbone(D).freeze(), cfg.model, K), class_counts=np.ones(K), seed=0
     )
     b = batch(step=9)
     terms = m.train_step(b)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from dummy_backbone import DummyBackbone
 
-from ssft.backbones.base import Backbone, Features, ImagePreprocess
+from ssft.backbones.base import Features
 from ssft.config import load_config
 from ssft.heads.model import SSFTModel
 from ssft.methods import build_method
@@ -21,17 +22,6 @@ from ssft.methods import build_method
 K, D = 4, 16
 #: TwinTURBO with its task-space terms only (the latent-space terms have nothing to add here)
 TWINTURBO = ["method.lambda_kl=3", "method.lambda_align=0", "method.lambda_supcon=0"]
-
-
-class PooledOnly(Backbone):
-    name, modality, dim = "pooled-only", "image", D
-    preprocess = ImagePreprocess(8, (0.5,) * 3, (0.5,) * 3)
-
-    def prepare(self, raw):  # pragma: no cover - not used
-        raise NotImplementedError
-
-    def encode(self, inputs):  # pragma: no cover - not used
-        raise NotImplementedError
 
 
 def clusters(seed: int, n: int = 400) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -52,7 +42,10 @@ def accuracy(name: str, seed: int, overrides: list[str], steps: int = 100) -> fl
         [f"method.name={name}", "model.projector=mlp", "model.width=32", "model.dropout=0", *overrides],
     )
     method = build_method(
-        cfg.method, SSFTModel(PooledOnly().freeze(), cfg.model, K), class_counts=np.ones(K), seed=seed
+        cfg.method,
+        SSFTModel(DummyBackbone(D, linear=False).freeze(), cfg.model, K),
+        class_counts=np.ones(K),
+        seed=seed,
     )
     opt = torch.optim.AdamW(method.optimizer_parameters(), lr=1e-2, weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
