@@ -67,6 +67,11 @@ def main() -> None:
     p.add_argument("--name", default="tuned_baselines")
     p.add_argument("--tune-methods", default=",".join(TUNED), help="methods searched by ssft tune")
     p.add_argument("--grid", default="runs/bench/grid/frozen", help="benchmarks/grid_effnet.py's frozen runs")
+    p.add_argument(
+        "--default-methods",
+        default=",".join(DEFAULTS),
+        help="methods run at their shipped defaults (empty: none, only the searches)",
+    )
     args = p.parse_args()
     require_shared("ag_news")
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -107,7 +112,7 @@ def main() -> None:
                 verbose=False,
             ):
                 rows.append({**r, "dataset": ds, "method": f"{method} (tuned)"})
-        for method in DEFAULTS:
+        for method in [m for m in args.default_methods.split(",") if m]:
             grid_rows = from_grid(Path(args.grid), preset, method, args.k.split(","))
             if grid_rows is not None:  # the same runs as the frozen grid's (same preset, splits, seeds)
                 rows += [{**r, "dataset": ds, "method": f"{method} (defaults)"} for r in grid_rows]
