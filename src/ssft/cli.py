@@ -185,6 +185,11 @@ def cmd_config(args: argparse.Namespace) -> int:
         for key, default, helptext in rows:
             print(f"{key:<28} {default:<22} {helptext}")
         if not args.method:
+            from ssft.train.launcher import reference
+
+            print("\n(ssft sweep only: a grid preset's launcher: section, or --set launcher.KEY=VALUE)")
+            for key, default, helptext in reference():
+                print(f"{key:<28} {default:<22} {helptext}")
             print(
                 "\n(method-specific keys: ssft config --reference --method NAME; ssft methods lists the names)"
             )
@@ -227,19 +232,45 @@ def cmd_cache(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ssft.config import preset_grid
     from ssft.report.tables import format_table
+    from ssft.train.launcher import launcher_config, split_overrides
     from ssft.train.sweep import parse_grid, sweep
 
+    if args.status:
+        from ssft.train.sweep_state import STATE_FILE, format_status, run_statuses
+
+        if not (Path(args.status) / STATE_FILE).is_file():
+            raise SsftError(f"{args.status} holds no sweep ({STATE_FILE} is missing); give the sweep's --out")
+        print(format_status(Path(args.status), run_statuses(Path(args.status))))
+        return 0
+    if not args.out:
+        raise SsftError("ssft sweep needs --out DIR (or --status DIR to show a sweep's progress)")
     seeds = [int(s) for s in args.seeds.split(",")]
     grid = {**preset_grid(args.config), **parse_grid(args.grid)}
     if not grid:
         raise SsftError("ssft sweep needs --grid KEY=V1,V2 (or a preset with a grid: section)")
-    rows = sweep(
-        args.config,
-        args.out,
-        grid=grid,
-        seeds=seeds,
-        overrides=list(args.overrides) + (["data.skip_bad=true"] if args.skip_bad else []),
-    )
+    run_sets, launcher_sets = split_overrides(list(args.overrides))
+    if args.runs_per_job is not None:
+        launcher_sets.append(f"launcher.runs_per_job={args.runs_per_job}")
+    launcher = launcher_config(args.config, launcher_sets, args.launcher)
+    overrides = run_sets + (["data.skip_bad=true"] if args.skip_bad else [])
+    if launcher.name == "submitit":
+        from ssft.train.sweep_cluster import submit_sweep
+
+        rows = submit_sweep(
+            args.config,
+            args.out,
+            grid=grid,
+            launcher=launcher,
+            seeds=seeds,
+            overrides=overrides,
+            wait=not args.no_wait,
+        )
+        if rows is None:
+            return 0
+    else:
+        if args.no_wait:
+            raise SsftError("--no-wait is for scheduler jobs (--launcher submitit); a local sweep runs here")
+        rows = sweep(args.config, args.out, grid=grid, seeds=seeds, overrides=overrides)
     table = format_table(rows)
     Path(args.out, "summary.md").write_text(table + "\n")
     print(table)
@@ -384,7 +415,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="a swept key, e.g. --grid data.labels_per_class=1,4,10 (repeatable)",
     )
     sw.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (seed and data.split_seed)")
-    sw.add_argument("--out", "-o", required=True, help="folder holding one run directory per point")
+    sw.add_argument("--out", "-o", help="folder holding one run directory per point")
+    sw.add_argument(
+        "--launcher",
+        choices=["local", "submitit", "submitit-local"],
+        help="local: runs one after the other here (default); submitit: SLURM jobs; "
+        "submitit-local: the same jobs as processes of this machine (launcher.* keys: "
+        "ssft config --reference)",
+    )
+    sw.add_argument(
+        "--runs-per-job", type=int, metavar="N", help="submitit: runs per job (launcher.runs_per_job)"
+    )
+    sw.add_argument(
+        "--no-wait", action="store_true", help="submitit: submit the jobs and return (see --status)"
+    )
+    sw.add_argument(
+        "--status",
+        metavar="DIR",
+        help="show the sweep in DIR: each run done, running, queued or failed (with its logs), and exit",
+    )
     sw.set_defaults(func=cmd_sweep)
 
     tu = sub.add_parser(

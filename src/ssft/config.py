@@ -161,7 +161,7 @@ class Config:
 _METHOD_CONFIGS: dict[str, type[MethodConfig]] = {}
 
 #: Top-level keys that describe a config file rather than configure a run.
-META_KEYS = ("description", "provenance", "grid")
+META_KEYS = ("description", "provenance", "grid", "launcher")
 
 
 def register_method_config(name: str, cls: type[MethodConfig] = MethodConfig) -> None:

@@ -19,12 +19,14 @@ a warning; it is never reused silently.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import math
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +158,25 @@ def as_cached(feats: Features, *, store: str, grid: int, num_prefix_tokens: int)
     if store == "reduced":
         tokens = reduce_tokens(tokens, num_prefix_tokens, grid)
     return Features(pooled, tokens.to(f16), feats.mask)
+
+
+@contextlib.contextmanager
+def entry_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on entry ``path`` (a ``<key>.lock`` file beside it) while it is
+    filled, so parallel runs of a sweep that need the same features extract them once: the
+    others wait, then find the entry complete. No-op where ``fcntl`` is missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def remove_tree(path: Path) -> None:

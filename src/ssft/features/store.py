@@ -21,6 +21,7 @@ from ssft.features.layout import (
     STORES,
     default_cache_dir,
     dir_size,
+    entry_lock,
     expected_sizes,
     is_entry,
     read_json,
@@ -109,6 +110,33 @@ class FeatureStore:
         existing = cls._check_entry(path, expect)
         if existing is not None and (path / "complete.json").exists():
             return cls(path, existing, forward_passes=0)
+        with entry_lock(path):
+            # another process may have filled the entry while this one waited for the lock
+            existing = cls._check_entry(path, expect)
+            if existing is not None and (path / "complete.json").exists():
+                return cls(path, existing, forward_passes=0)
+            return cls._extract(
+                path, expect, existing, backbone, inputs, grid, batch_size, device, num_workers,
+                progress, meta, compile, precision,
+            )  # fmt: skip
+
+    @classmethod
+    def _extract(
+        cls,
+        path: Path,
+        expect: dict[str, Any],
+        existing: dict[str, Any] | None,
+        backbone: Backbone,
+        inputs: Sequence[Any],
+        grid: int,
+        batch_size: int,
+        device: torch.device,
+        num_workers: int,
+        progress: bool,
+        meta: dict[str, Any] | None,
+        compile: bool,
+        precision: str,
+    ) -> FeatureStore:
         from ssft.features.extract import _Builder
 
         builder = _Builder(

@@ -11,12 +11,13 @@ import itertools
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ssft.config import META_KEYS, load_config, load_source
+from ssft.config import META_KEYS, Config, load_config, load_source
 from ssft.errors import ConfigError, SsftError
 
 #: The grid key that varies the preset itself rather than one of its keys.
@@ -85,28 +86,29 @@ def run_names(combos: Sequence[dict[str, str]], seeds: Sequence[int]) -> list[st
     return [legacy_run_name(c, s) for c in combos for s in seeds]
 
 
-def sweep(
+@dataclass
+class RunPlan:
+    """One point of a sweep: its run directory, its resolved config and the grid values behind it."""
+
+    run_dir: Path
+    cfg: Config
+    combo: dict[str, str]
+
+
+def plan_sweep(
     config: str | None,
     out: str | Path,
     *,
     grid: dict[str, list[str]],
     seeds: Sequence[int] = (0, 1, 2),
     overrides: Sequence[str] = (),
-    verbose: bool = True,
-) -> list[dict[str, Any]]:
-    """Run every combination of ``grid`` for every seed (``seed`` and ``data.split_seed``).
-
-    The grid key ``config`` varies the preset or YAML file itself (one dataset per preset, say):
-    each run starts from its grid value, then the keys of ``config`` (the grid preset's own
-    settings, shared by every run) apply on top, then ``overrides``, then the other grid keys.
-    """
-    from ssft.train.loop import fit
-
+) -> list[RunPlan]:
+    """Every (grid combination, seed) of a sweep, each config loaded (so a typo fails before the
+    first run), and the run names written to ``OUT/sweep.json`` for ``ssft sweep --status``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     keys = list(grid)
     combos = [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*(grid[k] for k in keys))]
-    # Check every config before the first run, so a typo fails in a second, not after an hour.
     plans = []
     shared = shared_settings(config) if CONFIG_KEY in grid and config is not None else []
     names = iter(run_names(combos, seeds))
@@ -123,32 +125,88 @@ def sweep(
                 f"seed={seed}",
                 f"data.split_seed={seed}",
             ]
-            plans.append((out / name, load_config(base, sets), combo))
-    from ssft.train.loop import Interrupted
+            plans.append(RunPlan(out / name, load_config(base, sets), combo))
+    from ssft.train.sweep_state import record_plan
+
+    record_plan(out, [p.run_dir.name for p in plans])
+    return plans
+
+
+def run_one(plan: RunPlan, job: dict[str, Any] | None = None) -> tuple[str, dict[str, Any] | str]:
+    """Train (or resume) one run of a sweep: ``("done", results)`` or ``("failed", message)``.
+
+    A run that fails with an :class:`SsftError` is recorded in its ``error.txt``; ``job``
+    (where and under which scheduler job it runs) goes to its ``job.json`` while it trains, so
+    ``ssft sweep --status`` can tell a running run from a lost one.
+    """
+    from ssft.train.loop import fit
+    from ssft.train.sweep_state import mark_running
+
+    run_dir = plan.run_dir
+    resume = (run_dir / "checkpoint.pt").exists()
+    mark_running(run_dir, job)
+    try:
+        row = dict(fit(None if resume else plan.cfg, run_dir, resume=resume).results)
+    except SsftError as e:
+        from ssft.train.loop import Interrupted
+
+        if isinstance(e, Interrupted):
+            raise
+        # One bad run does not end the sweep: it is recorded, reported and skipped.
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "error.txt").write_text(f"{type(e).__name__}: {e}\n")
+        return "failed", str(e)
+    (run_dir / "error.txt").unlink(missing_ok=True)
+    return "done", row
+
+
+def finished_row(plan: RunPlan) -> dict[str, Any] | None:
+    """The results of a finished run (tagged with its grid preset), or ``None``."""
+    path = plan.run_dir / "results.json"
+    if not path.exists():
+        return None
+    row = json.loads(path.read_text())
+    if CONFIG_KEY in plan.combo:
+        row[CONFIG_KEY] = plan.combo[CONFIG_KEY]  # which preset of the grid the run came from
+    return row
+
+
+def sweep(
+    config: str | None,
+    out: str | Path,
+    *,
+    grid: dict[str, list[str]],
+    seeds: Sequence[int] = (0, 1, 2),
+    overrides: Sequence[str] = (),
+    verbose: bool = True,
+) -> list[dict[str, Any]]:
+    """Run every combination of ``grid`` for every seed (``seed`` and ``data.split_seed``), one
+    after the other in this process (``ssft.train.sweep_cluster`` sends them to a scheduler).
+
+    The grid key ``config`` varies the preset or YAML file itself (one dataset per preset, say):
+    each run starts from its grid value, then the keys of ``config`` (the grid preset's own
+    settings, shared by every run) apply on top, then ``overrides``, then the other grid keys.
+    """
     from ssft.train.sweep_progress import SweepProgress
 
+    plans = plan_sweep(config, out, grid=grid, seeds=seeds, overrides=overrides)
     rows = []
     progress = SweepProgress(len(plans), verbose=verbose)
-    for run_dir, cfg, combo in plans:
-        if (run_dir / "results.json").exists():
-            row = json.loads((run_dir / "results.json").read_text())
-            progress.skipped(run_dir.name, row["test_accuracy"])
-        else:
-            resume = (run_dir / "checkpoint.pt").exists()
-            progress.start(run_dir.name)
-            try:
-                row = dict(fit(None if resume else cfg, run_dir, resume=resume).results)
-            except Interrupted:
-                raise
-            except SsftError as e:
-                # One bad run does not end the sweep: it is recorded, reported and skipped.
-                run_dir.mkdir(parents=True, exist_ok=True)
-                (run_dir / "error.txt").write_text(f"{type(e).__name__}: {e}\n")
-                progress.failed(run_dir.name, str(e))
-                continue
-            (run_dir / "error.txt").unlink(missing_ok=True)
-            progress.finished(run_dir.name, row["test_accuracy"], resumed=resume)
-        if CONFIG_KEY in combo:
-            row[CONFIG_KEY] = combo[CONFIG_KEY]  # which preset of the grid the run came from
-        rows.append(row)
+    for plan in plans:
+        name = plan.run_dir.name
+        row = finished_row(plan)
+        if row is not None:
+            progress.skipped(name, row["test_accuracy"])
+            rows.append(row)
+            continue
+        resume = (plan.run_dir / "checkpoint.pt").exists()
+        progress.start(name)
+        status, outcome = run_one(plan)
+        if status == "failed":
+            progress.failed(name, str(outcome))
+            continue
+        assert isinstance(outcome, dict)
+        progress.finished(name, outcome["test_accuracy"], resumed=resume)
+        row = finished_row(plan)
+        rows.append(row if row is not None else outcome)
     return rows
