@@ -435,3 +435,29 @@ def test_compile_failure_falls_back_to_eager(tmp_path, monkeypatch, caplog):
     torch.testing.assert_close(
         all_rows(store).pooled.float(), reference(bb, LazyImages(6)).pooled, rtol=1e-3, atol=1e-3
     )
+
+
+class SlowImageBackbone(FakeImageBackbone):
+    def encode(self, inputs: dict[str, Tensor]) -> Features:
+        import time
+
+        time.sleep(0.05)  # long enough for a second builder to arrive while the first extracts
+        return super().encode(inputs)
+
+
+def test_parallel_builds_of_one_entry_extract_it_once(tmp_path):
+    import threading
+
+    inputs = LazyImages(10)
+    backbones = [SlowImageBackbone(), SlowImageBackbone()]
+    stores: list[FeatureStore] = []
+    threads = [
+        threading.Thread(target=lambda b=b: stores.append(build(tmp_path, b, inputs))) for b in backbones
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(s.forward_passes for s in stores) == [0, 3]  # one extracted, the other waited and hit
+    assert torch.equal(all_rows(stores[0]).tokens, all_rows(stores[1]).tokens)
+    assert [p["key"] for p in list_caches(tmp_path)] == ["k" * 24]  # the lock file is no entry

@@ -126,3 +126,54 @@ def test_launcher_keys_come_from_the_preset_the_flags_and_overrides(tmp_path):
     )
     assert launcher_config(preset, [], "submitit-local").cluster == "local"
     assert launcher_config(None, [], "local").name == "local"
+
+
+def test_slurm_keys_reach_the_sbatch_script(tmp_path):
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    from ssft.train.launcher import slurm_parameters
+
+    cfg = launcher_config(
+        None,
+        [
+            "launcher.partition=gpu",
+            "launcher.time_min=90",
+            "launcher.gpus_per_job=2",
+            "launcher.cpus_per_job=8",
+            "launcher.mem_gb=32",
+            "launcher.account=proj1",
+            "launcher.slurm_extra=constraint=a100,exclude=node7",
+            "launcher.setup=module load cuda; source .venv/bin/activate",
+        ],
+        "submitit",
+    )
+    script = _make_sbatch_string(command="python -m x", folder=tmp_path, **slurm_parameters(cfg))
+    for line in (
+        "#SBATCH --partition=gpu",
+        "#SBATCH --time=90",
+        "#SBATCH --gpus-per-node=2",
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH --mem=32768MB",
+        "#SBATCH --account=proj1",
+        "#SBATCH --constraint=a100",
+        "#SBATCH --exclude=node7",
+    ):
+        assert line in script, line
+    assert "module load cuda\nsource .venv/bin/activate" in script
+
+
+def test_bad_launcher_input_gets_one_clear_message(tmp_path, monkeypatch):
+    import sys
+
+    from ssft.errors import ConfigError, SsftError
+
+    with pytest.raises(ConfigError, match="unknown key launcher.partiton.*valid keys: .*partition"):
+        launcher_config(None, ["launcher.partiton=gpu"], "submitit")
+    with pytest.raises(ConfigError, match="slurm_extra entry 'a100' must look like key=value"):
+        launcher_config(None, ["launcher.slurm_extra=a100"], "submitit")
+    monkeypatch.setitem(sys.modules, "submitit", None)  # not installed
+    with pytest.raises(SsftError, match=r"pip install 'ssft\[submitit\]'"):
+        submit_sweep(
+            None, tmp_path, grid={"method.name": ["knn"]}, launcher=launcher_config(None, [], "submitit")
+        )
+    assert main(["sweep", "--status", str(tmp_path / "nowhere")]) == 2

@@ -9,6 +9,8 @@ shows each run's state from any process while the jobs are out.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import sys
 import time
@@ -45,9 +47,22 @@ def run_group(plans: list[RunPlan], cluster: str) -> dict[str, str]:
         job_id = str(submitit.JobEnvironment().job_id)
     except RuntimeError:  # called outside a job (a test, a debugger)
         job_id = None
+    # The scheduler's warning before the time limit (SIGUSR2 under submitit) stops training as
+    # SIGTERM does: the running run writes its checkpoint and the next submission resumes it.
+    # No run starts after that warning.
+    warned = {"time": False}
+
+    def on_warning(signum: int, frame: Any) -> None:
+        warned["time"] = True
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGUSR2, on_warning)
     outcome: dict[str, str] = {}
     for plan in plans:
         name = plan.run_dir.name
+        if warned["time"]:
+            print(f"{name}: not started (the job is near its time limit)", file=sys.stderr, flush=True)
+            break
         if finished_row(plan) is not None:
             outcome[name] = "done"
             continue
