@@ -115,16 +115,22 @@ def step_seconds(overrides: list[str], steps: tuple[int, int], out: Path) -> flo
 
 def step_times(overrides: list[str], steps: tuple[int, int], out: Path) -> tuple[float, float]:
     """(wall, CPU) seconds per step over steps ``steps[0]+1 .. steps[1]``: two runs, the longer
-    minus the shorter, so start-up and warm-up cancel. CPU time is this process's (all threads)."""
+    minus the shorter, so each run's start-up cancels. CPU time is this process's (all threads).
+
+    An untimed run of ``steps[0]`` steps goes first: what a process pays once (lazy imports, first
+    calls of kernels, the allocator's first growth) falls into the first training loop it runs,
+    and left in the shorter timed run it would be subtracted from the longer one's steps (it once
+    made an older pipeline look 7x cheaper per image than it was)."""
     from ssft.config import load_config
     from ssft.train.loop import fit
 
     wall, cpu = [], []
-    for k in steps:
+    for k in (steps[0], *steps):
         cfg = load_config("demo", [*overrides, f"train.steps={k}", "train.checkpoint_every=0"])
         c0 = time.process_time()
         wall.append(fit(cfg, out / f"s{k}-{len(list(out.glob('*')))}").results["train_seconds"])
         cpu.append(time.process_time() - c0)
+    wall, cpu = wall[1:], cpu[1:]  # the warm-up run is not timed
     n = steps[1] - steps[0]
     # On a busy machine a difference can come out below zero; then the plain mean is stated.
     w = (wall[1] - wall[0]) / n
