@@ -83,6 +83,9 @@ def apply_lora(
     the first update.
     """
     peft = require_peft()
+    prepare = getattr(backbone, "prepare_lora", None)
+    if callable(prepare):
+        prepare()  # layers peft cannot wrap as they are (EfficientNet's padded convolutions)
     names = lora_targets(backbone, targets)
     for p in backbone.parameters():
         p.requires_grad_(False)
