@@ -83,7 +83,11 @@ class _HFBackbone(Backbone):
         if not getattr(self.model, "supports_gradient_checkpointing", False):
             return super().enable_gradient_checkpointing()
         # Non-reentrant checkpointing: gradients reach adapters inside blocks whose inputs need none.
-        self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        kwargs = {"use_reentrant": False}
+        if hasattr(self.model, "activation_checkpointing_enable"):  # its name from transformers 5
+            self.model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
         return self
 
 
