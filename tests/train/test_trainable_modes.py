@@ -213,3 +213,17 @@ def test_gradient_checkpointing_on_a_backbone_without_it_is_one_clear_error():
                              "backbone.frozen=false", "backbone.gradient_checkpointing=true"])  # fmt: skip
     with pytest.raises(ConfigError, match="gradient_checkpointing"):
         configure_trainable(build_backbone(c.backbone), c.backbone)
+
+
+def test_lora_after_head_first_trains_the_adapters_alone(tmp_path):
+    pytest.importorskip("peft")
+    c = cfg("backbone.frozen=false", "backbone.lora=true", "train.head_first_epochs=1", "train.backbone_lr=0.01",
+            f"cache.dir={tmp_path / 'c'}")  # fmt: skip
+    r = fit(c, tmp_path / "run")
+    assert r.results["head_first_steps"] > 0
+    state = load_checkpoint(r.run_dir / "checkpoint.pt")["method"]
+    before = fresh_backbone_state()
+    after = {k.removeprefix("model.backbone.").replace(".base_layer.", "."): v for k, v in state.items()}
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert any(".lora_B." in k and v.abs().max() > 0 for k, v in state.items())
+    assert r.load().evaluate()["test_accuracy"] == pytest.approx(r.test_accuracy)
