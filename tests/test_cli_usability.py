@@ -217,3 +217,24 @@ def test_presets_find_the_shared_data_from_any_folder(tmp_path, monkeypatch, sha
     assert len(load_dataset(load_config("agnews-minilm").data).train) > 0
     with pytest.raises(ValueError, match=r"looked in .*nowhere.* \(relative to the current folder\) or "):
         load_dataset(load_config("agnews-minilm", ["data.root=../nowhere"]).data)
+
+
+def test_the_reference_lists_the_trainable_mode_keys(capsys):
+    assert main(["config", "--reference"]) == 0
+    lines = {x.split()[0]: x for x in capsys.readouterr().out.splitlines() if x.strip()}
+    for key in (
+        "backbone.frozen",
+        "backbone.train_blocks",
+        "backbone.lora",
+        "backbone.lora_rank",
+        "backbone.lora_alpha",
+        "backbone.lora_dropout",
+        "backbone.lora_targets",
+        "backbone.gradient_checkpointing",
+        "train.backbone_lr",
+        "train.layer_decay",
+    ):
+        assert key in lines, key
+    assert "8" in lines["backbone.lora_rank"] and "ssft[peft]" in lines["backbone.lora"]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert all(k in readme for k in ("`lora_rank`", "`gradient_checkpointing`", "`layer_decay`"))

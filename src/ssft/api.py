@@ -109,6 +109,33 @@ class Run:
         p = torch.cat(probs).float().numpy()
         return Prediction(p.argmax(1), p, self.classes)
 
+    def merge_lora(self) -> int:
+        """Fold the run's LoRA adapters into its backbone weights, in place, for export: the
+        backbone becomes a plain one (original parameter names, no peft needed to run it) and
+        predicts as before up to float rounding. Returns the number of layers merged (0 when the
+        run trained no adapters)."""
+        from ssft.backbones.lora import has_lora, merge_lora
+
+        backbone = self.method.model.backbone
+        return merge_lora(backbone) if has_lora(backbone) else 0
+
+    def export(self, path: str | Path) -> Path:
+        """Write the whole model (backbone, adapters merged, + head) as one safetensors file.
+
+        Its ``model.backbone.*`` tensors carry the backbone's own parameter names, so
+        ``build_backbone(cfg.backbone).load_state_dict`` reads them without peft."""
+        from safetensors.torch import save_file
+
+        self.merge_lora()
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        state = self.method.state_dict()
+        tensors = {
+            k: v.detach().cpu().contiguous().clone() for k, v in state.items() if isinstance(v, torch.Tensor)
+        }
+        save_file(tensors, str(out), metadata={"format": "ssft-export"})
+        return out
+
     def evaluate(self) -> dict[str, Any]:
         """Accuracy on the run's own test part, recomputed from the saved weights."""
         from ssft.data import load_dataset
@@ -121,6 +148,20 @@ class Run:
         pred = self.predict([part.inputs[int(i)] for i in split.test], batch_size=self.cfg.cache.batch_size)
         acc = float((pred.labels == part.labels[split.test]).mean())
         return {"test_accuracy": acc, "test_error": 1.0 - acc, "num_test": int(split.test.size)}
+
+
+def _restore_lora(backbone: Any, cfg: Config, run: Path) -> None:
+    """Inject the run's LoRA adapters into the freshly built base and load their weights."""
+    from safetensors.torch import load_file
+
+    from ssft.backbones.lora import LORA_FILE, apply_lora, load_lora_state
+
+    path = run / LORA_FILE
+    if not path.is_file():
+        raise ConfigError(f"{run} trained LoRA adapters (backbone.lora=true) but {LORA_FILE} is missing")
+    b = cfg.backbone
+    apply_lora(backbone, rank=b.lora_rank, alpha=b.lora_alpha, dropout=b.lora_dropout, targets=b.lora_targets)
+    load_lora_state(backbone, load_file(str(path)))
 
 
 def load_run(run_dir: str | Path, device: str = "auto") -> Run:
@@ -141,6 +182,8 @@ def load_run(run_dir: str | Path, device: str = "auto") -> Run:
     classes = list(yaml.safe_load((run / "results.json").read_text())["classes"])
     dev = resolve_device(device)
     backbone = build_backbone(cfg.backbone)
+    if cfg.backbone.lora:
+        _restore_lora(backbone, cfg, run)
     backbone.freeze()
     model = SSFTModel(backbone, cfg.model, len(classes))
     method = build_method(cfg.method, model, class_counts=np.ones(len(classes)), seed=cfg.seed)

@@ -62,6 +62,18 @@ class BackboneConfig:
     name: str = doc("random:dinov2-tiny", "`hf:<hub id or dir>`, `random:<preset>`, `timm:`, `openclip:`")
     frozen: bool = doc(True, "keep the backbone's weights fixed")
     train_blocks: int = doc(0, "with frozen=false: train only the last N blocks (0 = all)")
+    lora: bool = doc(
+        False, "with frozen=false: train LoRA adapters only, the base weights stay fixed (ssft[peft])"
+    )
+    lora_rank: int = doc(8, "LoRA rank r of each adapter")
+    lora_alpha: float = doc(16.0, "LoRA scale numerator: the update is (alpha / r) B A")
+    lora_dropout: float = doc(0.0, "dropout on the adapters' input")
+    lora_targets: str = doc(
+        "", "comma-separated module names to adapt (empty = the family's default: query/value, 1x1 convs)"
+    )
+    gradient_checkpointing: bool = doc(
+        False, "trainable transformer backbones: recompute activations in backward to save memory"
+    )
     revision: str | None = doc(None, "hub revision (commit, tag or branch) to pin")
     trust_remote_code: bool = doc(False, "allow the model's own code to run (RADIO needs it)")
     image_size: int | None = doc(None, "override the input resolution the backbone expects")
@@ -99,7 +111,10 @@ class TrainConfig:
     batch_size: int = doc(64, "labelled batch size")
     unlabeled_ratio: int = doc(1, "unlabelled batch size = unlabeled_ratio * batch_size")
     lr: float = doc(1e-3, "learning rate of the head")
-    backbone_lr: float = doc(1e-5, "learning rate of the trainable backbone parameters")
+    backbone_lr: float = doc(1e-5, "learning rate of the trainable backbone parameters (LoRA: its adapters)")
+    layer_decay: float = doc(
+        1.0, "layer-wise lr decay: block i of L trains at backbone_lr * layer_decay^(L - i) (1 = off)"
+    )
     head_first_epochs: int = doc(
         0,
         "trainable backbone: first train the head alone for this many epochs on cached frozen "
@@ -314,6 +329,21 @@ def validate(cfg: Config) -> None:
         (cfg.cache.views >= 0, "cache.views must be >= 0"),
         (cfg.cache.strong_views >= 0, "cache.strong_views must be >= 0"),
         (cfg.backbone.max_length >= 2, "backbone.max_length must be >= 2"),
+        (cfg.backbone.train_blocks >= 0, "backbone.train_blocks must be >= 0 (0 = every block)"),
+        (cfg.backbone.lora_rank >= 1, "backbone.lora_rank must be >= 1"),
+        (cfg.backbone.lora_alpha > 0, "backbone.lora_alpha must be > 0"),
+        (0.0 <= cfg.backbone.lora_dropout < 1.0, "backbone.lora_dropout must be in [0, 1)"),
+        (
+            not (cfg.backbone.lora and cfg.backbone.frozen),
+            "backbone.lora=true trains adapters inside the backbone: set backbone.frozen=false too",
+        ),
+        (
+            not (cfg.backbone.lora and cfg.backbone.train_blocks),
+            "backbone.lora=true adapts every block; it cannot be combined with backbone.train_blocks "
+            "(set one of them)",
+        ),
+        (cfg.train.backbone_lr > 0, "train.backbone_lr must be > 0"),
+        (0.0 < cfg.train.layer_decay <= 1.0, "train.layer_decay must be in (0, 1] (1 = off)"),
     ]
     for ok, msg in checks:
         if not ok:

@@ -280,6 +280,16 @@ class Backbone(nn.Module, ABC):
         self.train()
         return self
 
+    def enable_gradient_checkpointing(self) -> Backbone:
+        """Recompute each block's activations during backward instead of keeping them
+        (``backbone.gradient_checkpointing``): less memory for about one more forward pass."""
+        from ssft.errors import ConfigError
+
+        raise ConfigError(
+            f"backbone.gradient_checkpointing=true is not available for {self.name}; it works with the "
+            "transformer backbones (hf:, random: transformer presets, timm: ViTs); set it to false"
+        )
+
     def blocks(self) -> Sequence[nn.Module]:
         """The transformer blocks, first to last (for ``backbone.train_blocks``)."""
         raise NotImplementedError(f"{type(self).__name__} does not expose its blocks")

@@ -136,6 +136,23 @@ class EffNetBackbone(Backbone):
                     m.eval()
         return self
 
+    def prepare_lora(self) -> None:
+        """peft builds an adapter from the adapted layer's own class, and the package's convolutions
+        are a Conv2d subclass that pads for a fixed input size. Its 1x1, stride-1 ones pad by zero:
+        swap them for plain ``nn.Conv2d`` sharing the same weights (same outputs, same names)."""
+        for block in self.model._blocks:
+            for attr in ("_expand_conv", "_project_conv"):
+                conv = getattr(block, attr, None)
+                if conv is None or type(conv) is nn.Conv2d:
+                    continue
+                if conv.kernel_size != (1, 1) or tuple(conv.stride) != (1, 1) or conv.groups != 1:
+                    continue
+                plain = nn.Conv2d(conv.in_channels, conv.out_channels, 1, bias=conv.bias is not None)
+                plain.weight = conv.weight
+                if conv.bias is not None:
+                    plain.bias = conv.bias
+                setattr(block, attr, plain)
+
     def feature_map(self, x: Tensor) -> Tensor:
         """(B, 3, S, S) normalised images -> (B, 1280, S/32, S/32)."""
         return self.model.extract_features(x.to(self.model._conv_stem.weight.dtype))

@@ -79,6 +79,17 @@ class _HFBackbone(Backbone):
     def fingerprint(self) -> str:
         return hashlib.sha256(f"{super().fingerprint()}|pooling={self.pooling}".encode()).hexdigest()[:16]
 
+    def enable_gradient_checkpointing(self) -> Backbone:
+        if not getattr(self.model, "supports_gradient_checkpointing", False):
+            return super().enable_gradient_checkpointing()
+        # Non-reentrant checkpointing: gradients reach adapters inside blocks whose inputs need none.
+        kwargs = {"use_reentrant": False}
+        if hasattr(self.model, "activation_checkpointing_enable"):  # its name from transformers 5
+            self.model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+        return self
+
 
 class HFVisionBackbone(_HFBackbone):
     """A transformers vision encoder (DINOv2, DINOv2 with registers, CLIP or SigLIP tower, ViT).

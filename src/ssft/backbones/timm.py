@@ -64,6 +64,12 @@ class TimmBackbone(Backbone):
             pooled = self.model.forward_head(tokens, pre_logits=True)
         return Features(pooled=pooled, tokens=tokens, mask=None)
 
+    def enable_gradient_checkpointing(self) -> Backbone:
+        if not hasattr(self.model, "set_grad_checkpointing"):
+            return super().enable_gradient_checkpointing()
+        self.model.set_grad_checkpointing(True)
+        return self
+
     def blocks(self) -> Sequence[nn.Module]:
         return find_blocks(self.model)
 

@@ -27,6 +27,8 @@ import torch
 import yaml
 
 from ssft.backbones.base import Backbone, Features
+from ssft.backbones.lora import LORA_FILE, has_lora, lora_state_dict
+from ssft.backbones.trainable import configure_trainable, mode_name
 from ssft.config import Config, dump_yaml, from_dict
 from ssft.data.base import Dataset
 from ssft.data.splits import Split, make_split
@@ -349,11 +351,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     device = resolve_device(cfg.train.device)
     memory = PeakMemory(device)  # this run's peaks, not the process's (a sweep runs many fits)
     torch.manual_seed(cfg.seed)
-    backbone = build_backbone(cfg.backbone)
-    if cfg.backbone.frozen:
-        backbone.freeze()
-    else:
-        backbone.unfreeze_last(cfg.backbone.train_blocks)
+    backbone = configure_trainable(build_backbone(cfg.backbone), cfg.backbone)  # frozen, blocks, full, LoRA
     backbone.to(device)
     if not cfg.backbone.frozen and cfg.train.compile:
         backbone.encode = torch.compile(backbone.encode)  # type: ignore[method-assign]
@@ -417,6 +415,8 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
         "backbone": cfg.backbone.name,
         "backbone_revision": cfg.backbone.revision,
         "frozen": cfg.backbone.frozen,
+        "backbone_mode": mode_name(cfg.backbone),
+        "backbone_trainable_params": sum(p.numel() for p in backbone.parameters() if p.requires_grad),
         "image_size": getattr(backbone.preprocess, "size", None),
         "labels_per_class": cfg.data.labels_per_class,
         # Validation labels are labels too (PROTOCOL.md): every table counts them with k.
@@ -452,13 +452,21 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
 def save_weights(method: Method, path: Path) -> None:
     from safetensors.torch import save
 
-    frozen_backbone = not any(p.requires_grad for p in method.model.backbone.parameters())
+    backbone = method.model.backbone
+    lora = has_lora(backbone)
+    # A frozen or LoRA-adapted base is rebuilt from backbone.name: saving it would only copy the
+    # pretrained weights. LoRA's adapters go to their own small file.
+    skip_backbone = lora or not any(p.requires_grad for p in backbone.parameters())
+    if lora:
+        atomic_write_bytes(
+            path.with_name(LORA_FILE), save(lora_state_dict(backbone), metadata={"format": "ssft-lora"})
+        )
     tensors = {}
     for k, v in method.state_dict().items():
         if not isinstance(v, torch.Tensor):
             continue
-        if frozen_backbone and k.startswith("model.backbone."):
-            continue  # rebuilt from backbone.name; saving it would only copy the pretrained weights
+        if skip_backbone and k.startswith("model.backbone."):
+            continue
         tensors[k] = v.detach().cpu().contiguous()
     if hasattr(method, "state_arrays"):
         tensors.update(method.state_arrays())
@@ -490,7 +498,9 @@ def train_loop(
     total = tc.steps or tc.epochs * steps_per_epoch
 
     # Weight decay on weight matrices only: not on t, b, class embeddings, biases, norms (optim.py).
-    groups = parameter_groups(method, lr=tc.lr, backbone_lr=tc.backbone_lr, weight_decay=tc.weight_decay)
+    groups = parameter_groups(
+        method, lr=tc.lr, backbone_lr=tc.backbone_lr, weight_decay=tc.weight_decay, layer_decay=tc.layer_decay
+    )
     opt = torch.optim.AdamW(groups, lr=tc.lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(total, tc.warmup))
     lb_stream = IndexStream(split.labeled.size, tc.batch_size, cfg.seed * 1000 + 1)
