@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from ssft.distributed import gather
+
 
 def categorical_loss(*, scores: Tensor, targets: Tensor) -> Tensor:
     """Mean over samples of ``-log softmax(s_i)[y_i]``. scores (B, K), targets (B,) int."""
@@ -18,9 +20,10 @@ def categorical_twin_loss(*, scores: Tensor, targets: Tensor) -> dict[str, Tenso
     ``classes_to_samples``: for each class k present in the batch, a softmax over the B samples of
     column ``s(·, k)``; its positives are the samples labelled k, so the term is
     ``-log Σ_{i: y_i=k} softmax_i(s(·,k))`` averaged over the present classes.
-    ``loss`` is the mean of the two.
+    ``loss`` is the mean of the two. Under DDP the batch is the gathered global batch.
     """
-    s = scores.float()
+    s = gather(scores.float())
+    targets = gather(targets)
     s2c = F.cross_entropy(s, targets)
     log_p = s.t().log_softmax(dim=1)  # (K, B): over samples, per class
     onehot = F.one_hot(targets, s.shape[1]).t().bool()  # (K, B)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ssft.distributed import gather
+
 
 def _sum_norm_inverse(values: Tensor, hist: Tensor) -> Tensor:
     scale = torch.where(hist > 0, 1.0 / hist.clamp_min(1e-30), torch.zeros_like(hist))
@@ -33,11 +35,13 @@ def self_adaptive_fairness_loss(
 
     scores_strong (B, K), mask (B,) in {0, 1}, p_model (K,), label_hist (K,) -> scalar. Gradients
     flow through ``p̄`` (the strong-view probabilities) only; ``h̄`` is a count of argmaxes.
+    Under DDP ``p̄`` and ``h̄`` are over the gathered global batch.
     """
     if scores_strong.ndim != 2 or mask.shape != scores_strong.shape[:1]:
         raise ValueError(
             f"scores_strong must be (B, K) and mask (B,), got {tuple(scores_strong.shape)} and {tuple(mask.shape)}"
         )
+    scores_strong, mask = gather(scores_strong), gather(mask)
     k = scores_strong.shape[1]
     if p_model.shape != (k,) or label_hist.shape != (k,):
         raise ValueError(f"p_model and label_hist must be (K,) = ({k},)")

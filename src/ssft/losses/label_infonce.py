@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ssft.distributed import gather
+
 
 def label_infonce_loss(
     *, embeddings: Tensor, class_embeddings: Tensor, targets: Tensor, temperature: float
@@ -14,9 +16,11 @@ def label_infonce_loss(
     the labels of the *other samples in the batch* (duplicates of ``y_i`` masked out, so a label is
     never its own negative). Cosine similarities divided by ``temperature``.
 
-    embeddings (B, d), class_embeddings (K, d), targets (B,) -> scalar.
+    embeddings (B, d), class_embeddings (K, d), targets (B,) -> scalar. Under DDP the batch (and
+    so the negatives) is the gathered global batch.
     """
-    z = F.normalize(embeddings.float(), dim=-1)
+    z = F.normalize(gather(embeddings.float()), dim=-1)
+    targets = gather(targets)
     w = F.normalize(class_embeddings.float(), dim=-1)[targets]  # (B, d): label embedding per sample
     logits = z @ w.t() / temperature  # (B, B): sample i vs label of sample j
     same = targets[:, None] == targets[None, :]

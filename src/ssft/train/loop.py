@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import signal
 import time
 from collections import deque
@@ -32,6 +33,14 @@ from ssft.backbones.trainable import configure_trainable, mode_name
 from ssft.config import Config, dump_yaml, from_dict
 from ssft.data.base import Dataset
 from ssft.data.splits import Split, make_split
+from ssft.distributed import (
+    broadcast_object,
+    is_main,
+    local_device,
+    mean_over_ranks,
+    process_group,
+    run_on_main,
+)
 from ssft.errors import ConfigError, DataError, SsftError, TrainingError
 from ssft.heads.model import SSFTModel
 from ssft.methods import Method, build_method
@@ -39,6 +48,7 @@ from ssft.methods.base import method_view_kinds, parse_view_key
 from ssft.precision import autocast as precision_autocast
 from ssft.precision import autocast_dtype
 from ssft.progress import progress_bar
+from ssft.train.ddp import DataParallel
 from ssft.train.optim import constrain_, parameter_groups
 from ssft.train.run_dir import MetricsLog, atomic_write_bytes, atomic_write_text, provenance, write_json
 from ssft.train.runtime import PeakMemory, deterministic, rng_state, set_rng_state
@@ -55,6 +65,22 @@ from ssft.train.trackers import open_metrics_log
 
 class Interrupted(SsftError):
     """Training stopped on SIGTERM/SIGINT after writing a checkpoint."""
+
+
+class NullLog(MetricsLog):
+    """The metrics log of ranks other than 0 under DDP: writes nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(Path(os.devnull))
+
+    def truncate_after(self, step: int) -> None:
+        pass
+
+    def write(self, record: dict[str, Any]) -> None:
+        pass
+
+    def finish(self, results: dict[str, Any]) -> None:
+        pass
 
 
 @dataclass
@@ -79,7 +105,7 @@ class RunResult:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return local_device(torch.device("cuda"))
         return torch.device("cpu")
     try:
         dev = torch.device(name)
@@ -89,7 +115,7 @@ def resolve_device(name: str) -> torch.device:
         ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("train.device asks for CUDA but no GPU is visible; use train.device=cpu or auto")
-    return dev
+    return local_device(dev)
 
 
 def autocast_for(device: torch.device, precision: str) -> Any:
@@ -189,7 +215,8 @@ def build_sources(
             stats,
         )
 
-    from ssft.features import FeatureStore, cache_key, default_cache_dir
+    from ssft.features import cache_key, default_cache_dir
+    from ssft.features.sharded import build_store
 
     root = Path(cfg.cache.dir) if cfg.cache.dir else default_cache_dir()
     fp = backbone.fingerprint()
@@ -216,7 +243,7 @@ def build_sources(
             autocast=None if amp is None else str(amp).removeprefix("torch."),
         )
         label = part_name if not view else f"{part_name} {kind} view {view}"
-        store = FeatureStore.build(
+        store = build_store(  # FeatureStore.build, sharded across the ranks under DDP
             backbone=backbone,
             inputs=inputs,
             key=key,
@@ -318,9 +345,10 @@ def fit(
 
     ``dataset`` replaces the one ``cfg.data`` names (``ssft tune`` passes its development dataset).
     """
-    cfg, run = prepare_run_dir(cfg, out, resume)
-    with deterministic(cfg.train.deterministic):
-        return _fit(cfg, run, resume, dataset)
+    with process_group():  # under torchrun with several processes; see ssft.distributed
+        cfg, run = run_on_main(lambda: prepare_run_dir(cfg, out, resume))
+        with deterministic(cfg.train.deterministic):
+            return _fit(cfg, run, resume, dataset)
 
 
 def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunResult:
@@ -336,15 +364,16 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
             raise DataError(
                 f"the data changed since {run} was started: the split no longer matches split.json"
             )
-    split.save(run / "split.json", dataset)
-    from ssft.data.checks import duplicates_between_labeled_and_test
+    if is_main():  # one writer of the run directory under DDP
+        split.save(run / "split.json", dataset)
+        from ssft.data.checks import duplicates_between_labeled_and_test
 
-    dups = duplicates_between_labeled_and_test(dataset, split)
-    if dups:
-        write_json(run / "duplicates.json", {"labeled_test_pairs": dups})
-    bad = dataset.extra.get("bad_files")
-    if bad:
-        atomic_write_text(run / "bad_files.txt", "".join(f"{p}\t{why}\n" for p, why in bad))
+        dups = duplicates_between_labeled_and_test(dataset, split)
+        if dups:
+            write_json(run / "duplicates.json", {"labeled_test_pairs": dups})
+        bad = dataset.extra.get("bad_files")
+        if bad:
+            atomic_write_text(run / "bad_files.txt", "".join(f"{p}\t{why}\n" for p, why in bad))
 
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)  # several runs on one machine: see README
@@ -379,16 +408,18 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
         stats["extract_seconds"] += head_first.get("head_first_extract_seconds", 0.0)
 
     t_train = time.perf_counter()
-    log = open_metrics_log(cfg, run)  # metrics.jsonl, and any train.logger trackers
+    # metrics.jsonl and any train.logger trackers, on rank 0 only under DDP
+    log = open_metrics_log(cfg, run) if is_main() else NullLog()
     extra: dict[str, Any] = {}
     best_state = None
     if method.classical:
         bs = cfg.cache.batch_size
-        method.fit(  # type: ignore[attr-defined]
-            pooled_features(train_src, split.labeled, bs),
-            labels[split.labeled],
-            pooled_features(train_src, split.unlabeled, bs),  # all methods may use its statistics
-        )
+        if is_main():  # the other ranks wait in report() below; it predicts on rank 0 too
+            method.fit(  # type: ignore[attr-defined]
+                pooled_features(train_src, split.labeled, bs),
+                labels[split.labeled],
+                pooled_features(train_src, split.unlabeled, bs),  # all methods may use its statistics
+            )
         steps_done = 0
     else:
         steps_done, extra, best_state = train_loop(
@@ -397,6 +428,8 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     train_seconds = time.perf_counter() - t_train + extra.pop("previous_train_seconds", 0.0)
     train_seconds += head_first.get("head_first_seconds", 0.0)
 
+    if not is_main():  # under DDP rank 0 evaluates and writes the results; the others take them
+        return RunResult(run, broadcast_object(None))
     probs = predict(method, test_src, split.test, cfg.cache.batch_size, device, cfg.train.precision)
     y_test = test_labels[split.test]
     acc = float((probs.argmax(1) == y_test).mean())
@@ -446,7 +479,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     save_weights(method, run / "model.safetensors")
     write_json(run / "results.json", results)
     log.finish(results)
-    return RunResult(run, results)
+    return RunResult(run, broadcast_object(results))
 
 
 def save_weights(method: Method, path: Path) -> None:
@@ -492,8 +525,12 @@ def train_loop(
 ) -> tuple[int, dict[str, Any], dict[str, Any] | None]:
     """The gradient loop. Returns (steps, extra result fields, validation-selected state or None)."""
     tc = cfg.train
+    # Under DDP every rank draws the global batch (world x train.batch_size) from the same seeded
+    # streams and keeps its own slice: disjoint per step, and the very batches one process with
+    # the larger batch would draw (train/ddp.py).
+    ddp = DataParallel(method, device)
     n_pool = split.labeled.size + split.unlabeled.size
-    ulb_batch = tc.batch_size * tc.unlabeled_ratio
+    ulb_batch = tc.batch_size * tc.unlabeled_ratio * ddp.world
     steps_per_epoch = max(1, math.ceil(n_pool / ulb_batch))
     total = tc.steps or tc.epochs * steps_per_epoch
 
@@ -503,7 +540,7 @@ def train_loop(
     )
     opt = torch.optim.AdamW(groups, lr=tc.lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(total, tc.warmup))
-    lb_stream = IndexStream(split.labeled.size, tc.batch_size, cfg.seed * 1000 + 1)
+    lb_stream = IndexStream(split.labeled.size, tc.batch_size * ddp.world, cfg.seed * 1000 + 1)
     ulb_stream = (
         IndexStream(split.unlabeled.size, ulb_batch, cfg.seed * 1000 + 2)
         if method.uses_unlabeled and split.unlabeled.size
@@ -530,7 +567,7 @@ def train_loop(
             ulb_stream.load_state_dict(state["ulb_stream"])
         if "view_sampler" in state:
             view_sampler.load_state_dict(state["view_sampler"])
-        set_rng_state(state)
+        set_rng_state(ddp.rank_rng_state(state))
         start, prev_seconds = int(state["step"]), float(state["train_seconds"])
         best["val_accuracy"] = float(state.get("best_val_accuracy", -1.0))
         # The partial logging window before the interruption, so the next metrics line averages
@@ -539,6 +576,7 @@ def train_loop(
         if "best_state" in state:
             best["state"], best["step"] = state["best_state"], int(state["best_step"])
     log.truncate_after(start)
+    train_step = ddp.wrap()  # method.train_step, through DistributedDataParallel under DDP
 
     # The index streams are drawn ahead of training when a source decodes ahead (LiveSource with
     # workers); a checkpoint saves their states as of the last step actually trained.
@@ -547,8 +585,8 @@ def train_loop(
 
     def steps() -> Iterator[tuple[np.ndarray | None, ...]]:
         for _ in range(start, total):
-            lb = lb_stream.next()
-            ulb = None if ulb_stream is None else ulb_stream.next()
+            lb = ddp.local(lb_stream.next())
+            ulb = None if ulb_stream is None else ddp.local(ulb_stream.next())
             ulb_state = None if ulb_stream is None else ulb_stream.state_dict()
             planned.append((lb, ulb, lb_stream.state_dict(), ulb_state))
             yield split.labeled[lb], None if ulb is None else split.unlabeled[ulb]
@@ -562,7 +600,7 @@ def train_loop(
             "scheduler": sched.state_dict(),
             "lb_stream": consumed["lb"],
             "view_sampler": view_sampler.state_dict(),
-            **rng_state(),
+            **ddp.rng_states(rng_state()),
             "best_val_accuracy": best["val_accuracy"],
             "log_sums": dict(sums),
             "log_count": n_sums,
@@ -571,6 +609,8 @@ def train_loop(
             state["ulb_stream"] = consumed["ulb"]
         if best["state"] is not None:
             state["best_state"], state["best_step"] = best["state"], best["step"]
+        if not is_main():
+            return
         import io
 
         buf = io.BytesIO()
@@ -607,14 +647,17 @@ def train_loop(
                 if ulb is not None:
                     items["ulb"] = split.unlabeled[ulb]
                 for name, stream, kind in view_keys:  # e.g. x_ulb_w, x_ulb_s: one drawn view per item
-                    views = view_sampler.draw(len(items[stream]), kind, source.num_views(kind))
+                    drawn = view_sampler.draw(len(items[stream]) * ddp.world, kind, source.num_views(kind))
+                    views = ddp.local(drawn)
                     batch[name] = source.get_views(items[stream], kind, views)
-                terms = method.train_step(batch)
+                terms = train_step(batch)
             loss = terms["loss"]
             values = {
                 name: float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
                 for name, value in terms.items()
             }
+            # Logged (and checked) as the means over the ranks: the global batch's values.
+            values = dict(zip(values, mean_over_ranks(list(values.values())), strict=True))
             bad = [n for n, v in values.items() if not math.isfinite(v)]
             if bad:
                 # Name the term that went bad, not the total it spoiled.
@@ -648,9 +691,10 @@ def train_loop(
                 sums, n_sums = {}, 0
             if eval_steps and done % eval_steps == 0 and done != total:
                 validate(done)
-            if (tc.checkpoint_every and done % tc.checkpoint_every == 0) or flag["stop"]:
+            stop = ddp.any_rank(flag["stop"])  # every rank stops at the same step
+            if (tc.checkpoint_every and done % tc.checkpoint_every == 0) or stop:
                 checkpoint(done, prev_seconds + time.perf_counter() - t0)
-            if flag["stop"] and done != total:
+            if stop and done != total:
                 bar.close()
                 raise Interrupted(f"stopped at step {done}/{total}; resume with: ssft fit --resume {run}")
     bar.close()

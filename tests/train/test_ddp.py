@@ -1,0 +1,191 @@
+"""``ssft fit`` with two CPU processes (gloo), end to end.
+
+Two ranks with per-rank batch B against one process with batch 2B, same data and seed: the same
+logged losses step by step (tolerance ``LOSS_TOL``) and the same test accuracy; the feature cache
+extracted in shares by the two ranks equals the one a single process extracts; only rank 0 writes
+the run directory; a rank that fails stops the whole job within seconds; the job resumes under
+two ranks exactly where it stopped. The ranks are forked from the test process with the variables
+``torchrun`` sets (fast: nothing to import again); the slow tests run the real ``torchrun -m ssft``.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+from ddp_worker import run
+
+import ssft
+
+pytestmark = pytest.mark.skipif(
+    not dist.is_available() or "fork" not in mp.get_all_start_methods(),
+    reason="needs torch.distributed and fork",
+)
+
+STEPS, B = 12, 8
+#: Logged losses of 2 x B and 1 x 2B agree to float32 rounding of a different summation order.
+LOSS_TOL = 1e-4
+COMMON = [
+    f"train.steps={STEPS}",
+    "train.log_every=1",
+    "train.device=cpu",
+    "data.max_unlabeled=200",
+    "data.max_test=100",
+]
+TWINTURBO = ["method.name=twinturbo", "method.ramp=0"]  # every term on from the first step
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rank(spec: dict, env: dict[str, str]) -> None:
+    os.environ.update(env)
+    torch.set_num_threads(1)
+    run(spec)
+
+
+def launch(spec: dict, nproc: int = 2, timeout: float = 240) -> list[tuple[int, float]]:
+    """Fork ``nproc`` ranks of ``spec`` with torchrun's environment; (exit code, seconds) each."""
+    port, ctx = free_port(), mp.get_context("fork")
+    procs = []
+    t0 = time.perf_counter()
+    for r in range(nproc):
+        env = {
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "RANK": str(r),
+            "LOCAL_RANK": str(r),
+            "WORLD_SIZE": str(nproc),
+            "LOCAL_WORLD_SIZE": str(nproc),
+            # A rank left waiting would sit in a collective this long: far beyond the test's limits.
+            "SSFT_DIST_TIMEOUT": "900",
+        }
+        p = ctx.Process(target=_rank, args=(spec, env))
+        p.start()
+        procs.append(p)
+    ended: dict[int, float] = {}
+    while len(ended) < nproc and time.perf_counter() - t0 < timeout:
+        for r, p in enumerate(procs):
+            if r not in ended and p.exitcode is not None:
+                ended[r] = time.perf_counter() - t0
+        time.sleep(0.05)
+    for p in procs:
+        if p.exitcode is None:
+            p.kill()
+        p.join()
+    return [(int(p.exitcode), ended.get(r, float("inf"))) for r, p in enumerate(procs)]
+
+
+def one_process(out: Path, cache: Path, overrides: list[str]) -> Path:
+    old = os.environ.get("SSFT_CACHE")
+    os.environ["SSFT_CACHE"] = str(cache)
+    try:
+        return ssft.fit("demo", out=out, overrides=overrides).run_dir
+    finally:
+        if old is None:
+            del os.environ["SSFT_CACHE"]
+        else:
+            os.environ["SSFT_CACHE"] = old
+
+
+def metrics(run: Path) -> list[dict]:
+    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def assert_same_losses(got: list[dict], want: list[dict]) -> None:
+    got_steps = [r for r in got if "loss" in r]
+    want_steps = [r for r in want if "loss" in r]
+    assert [r["step"] for r in got_steps] == [r["step"] for r in want_steps]
+    for g, w in zip(got_steps, want_steps, strict=True):
+        for term in w:
+            assert g[term] == pytest.approx(w[term], abs=LOSS_TOL, rel=LOSS_TOL), (g["step"], term)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One process with batch 2B (its own cache), and two ranks with batch B (a fresh cache, so
+    the ranks extract it in shares), TwinTURBO with every term on."""
+    root = tmp_path_factory.mktemp("ddp")
+    one = one_process(root / "one", root / "cache-one", [*COMMON, *TWINTURBO, f"train.batch_size={2 * B}"])
+    spec = {
+        "out": str(root / "two"),
+        "overrides": [*COMMON, *TWINTURBO, f"train.batch_size={B}"],
+        "audit": str(root / "audit"),
+        "cache": str(root / "cache-two"),
+    }
+    assert [code for code, _ in launch(spec)] == [0, 0]
+    return {"root": root, "one": one, "two": root / "two"}
+
+
+def test_two_ranks_match_one_process_with_the_doubled_batch(pair: dict) -> None:
+    assert_same_losses(metrics(pair["two"]), metrics(pair["one"]))
+    one = json.loads((pair["one"] / "results.json").read_text())
+    two = json.loads((pair["two"] / "results.json").read_text())
+    assert abs(one["test_accuracy"] - two["test_accuracy"]) <= 0.01
+    assert two["steps"] == one["steps"] == STEPS
+
+
+def test_shared_extraction_writes_the_entry_one_process_writes(pair: dict) -> None:
+    one, two = pair["root"] / "cache-one", pair["root"] / "cache-two"
+    assert sorted(p.name for p in two.iterdir()) == sorted(p.name for p in one.iterdir())  # no parts left
+    for entry in one.iterdir():
+        meta_one = json.loads((entry / "meta.json").read_text())
+        meta_two = json.loads((two / entry.name / "meta.json").read_text())
+        for field in ("n", "dim", "tokens", "chunk", "num_chunks", "store", "key"):
+            assert meta_two[field] == meta_one[field], field
+        assert (two / entry.name / "complete.json").exists()
+        for name in ("pooled.f16", "tokens.f16"):
+            a = np.fromfile(entry / name, dtype="<f2").astype(np.float32)
+            b = np.fromfile(two / entry.name / name, dtype="<f2").astype(np.float32)
+            np.testing.assert_allclose(b, a, rtol=2e-3, atol=2e-3)  # float16 rounding at most
+
+
+def test_only_rank_zero_writes_the_run_directory(pair: dict) -> None:
+    rank0 = json.loads((pair["root"] / "audit.0.json").read_text())
+    rank1 = json.loads((pair["root"] / "audit.1.json").read_text())
+    assert rank1 == []
+    final = {name for name in rank0 if not name.startswith(".")}  # atomic writes' temp files aside
+    assert {"config.yaml", "split.json", "metrics.jsonl", "checkpoint.pt", "results.json"} <= final
+    assert "model.safetensors" in final
+
+
+@pytest.fixture(scope="module")
+def failed(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Two ranks, rank 1 raising at step 7, a checkpoint every 4 steps."""
+    root = tmp_path_factory.mktemp("ddp-fail")
+    spec = {
+        "out": str(root / "run"),
+        "overrides": [*COMMON, *TWINTURBO, f"train.batch_size={B}", "train.checkpoint_every=4"],
+        "fail_at_step": 7,
+        "cache": str(root / "cache"),
+    }
+    return {"root": root, "run": root / "run", "ranks": launch(spec)}
+
+
+def test_a_failing_rank_stops_every_rank(failed: dict) -> None:
+    (code0, end0), (code1, end1) = failed["ranks"]
+    assert code1 != 0 and code0 != 0
+    # Rank 0 did not wait for its collective's timeout (900 s): it stopped right after rank 1.
+    assert end0 - end1 < 20, (end0, end1)
+    assert not (failed["run"] / "results.json").exists()
+    assert metrics(failed["run"])[-1]["step"] <= 7
+    assert torch.load(failed["run"] / "checkpoint.pt", weights_only=True)["step"] == 4
+
+
+def test_resume_under_two_ranks_continues_exactly(failed: dict, pair: dict) -> None:
+    spec = {"out": str(failed["run"]), "resume": True, "cache": str(failed["root"] / "cache")}
+    assert [code for code, _ in launch(spec)] == [0, 0]
+    # The resumed two-rank run logs what the uninterrupted one-process run with 2B logged.
+    assert_same_losses(metrics(failed["run"]), metrics(pair["one"]))
+    assert json.loads((failed["run"] / "results.json").read_text())["steps"] == STEPS
