@@ -14,6 +14,8 @@ import json
 import multiprocessing as mp
 import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -189,3 +191,56 @@ def test_resume_under_two_ranks_continues_exactly(failed: dict, pair: dict) -> N
     # The resumed two-rank run logs what the uninterrupted one-process run with 2B logged.
     assert_same_losses(metrics(failed["run"]), metrics(pair["one"]))
     assert json.loads((failed["run"] / "results.json").read_text())["steps"] == STEPS
+
+
+METHOD_KEYS = {
+    "content_style": ["method.name=content_style", "method.ramp=0", "method.dropout=0"],
+    "fixmatch": ["method.name=fixmatch", "method.threshold=0.5"],
+    "freematch": ["method.name=freematch"],
+}
+
+
+@pytest.mark.parametrize("method", sorted(METHOD_KEYS))
+def test_other_methods_two_ranks_match_one_process(method: str, tmp_path: Path) -> None:
+    keys = [*COMMON, *METHOD_KEYS[method]]
+    one = one_process(tmp_path / "one", tmp_path / "cache", [*keys, f"train.batch_size={2 * B}"])
+    spec = {"out": str(tmp_path / "two"), "overrides": [*keys, f"train.batch_size={B}"]}
+    assert [code for code, _ in launch({**spec, "cache": str(tmp_path / "cache")})] == [0, 0]
+    assert_same_losses(metrics(tmp_path / "two"), metrics(one))
+    if method != "content_style":  # pseudo-labels were used, so the masks had to agree
+        assert max(r.get("mask_rate", 0.0) for r in metrics(one)) > 0
+    acc = [json.loads((run / "results.json").read_text())["test_accuracy"] for run in (one, tmp_path / "two")]
+    assert abs(acc[0] - acc[1]) <= 0.01
+
+
+@pytest.mark.slow
+def test_torchrun_m_ssft_fit(pair: dict, tmp_path: Path) -> None:
+    """The real launcher and command line: ``torchrun -m ssft fit`` (twice: then ``--resume``
+    of the finished run is refused on every rank with one clear message)."""
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "SSFT_CACHE": str(tmp_path / "cache"),
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(ssft.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    launcher = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "ssft",
+    ]
+    args = ["fit", "--config", "demo", "--out", str(tmp_path / "run")]
+    for key in [*COMMON, *TWINTURBO, f"train.batch_size={B}"]:
+        args += ["--set", key]
+    p = subprocess.run([*launcher, *args], env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
+    assert p.stdout.count("test accuracy") == 1  # rank 0 prints the result
+    assert_same_losses(metrics(tmp_path / "run"), metrics(pair["one"]))
+    again = subprocess.run([*launcher, *args], env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode != 0
+    assert "already holds a run" in again.stderr
