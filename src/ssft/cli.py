@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,6 +60,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     else:
         result = fit(_config(args), out=args.out)
     r = result.results
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun, rank 0 reports the run
     line = (
         f"test accuracy {r['test_accuracy']:.4f} ({r['method']}, k={r['labels_per_class']}, seed {r['seed']})"
     )
@@ -202,7 +205,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from ssft.train.extract import extract_for_config
 
     info = extract_for_config(_config(args))
-    print(json.dumps(info, indent=2))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 reports
+        print(json.dumps(info, indent=2))
     return 0
 
 

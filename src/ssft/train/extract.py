@@ -22,12 +22,14 @@ def extract_for_config(cfg: Config) -> dict[str, Any]:
         raise ConfigError("cache.enabled=false: nothing to extract")
     dataset = load_dataset(cfg.data)
     split = make_split(dataset, cfg.data)
-    device = resolve_device(cfg.train.device)
-    backbone = build_backbone(cfg.backbone).freeze().to(device)
+    # the augmented views the configured method reads are part of what its runs need
+    from ssft.distributed import process_group
     from ssft.methods.base import method_view_kinds
 
-    # the augmented views the configured method reads are part of what its runs need
-    _, _, stats = build_sources(cfg, dataset, split, backbone, device, method_view_kinds(cfg.method))
+    with process_group():  # `torchrun -m ssft extract`: each rank extracts a share, rank 0 assembles
+        device = resolve_device(cfg.train.device)  # this rank's GPU under torchrun
+        backbone = build_backbone(cfg.backbone).freeze().to(device)
+        _, _, stats = build_sources(cfg, dataset, split, backbone, device, method_view_kinds(cfg.method))
     return {
         "backbone": cfg.backbone.name,
         "dataset": cfg.data.name,
