@@ -4,7 +4,8 @@ Under ``torchrun``: ``python -m torch.distributed.run --standalone --nproc_per_n
 ddp_worker.py SPEC``; forked from the test process: :func:`run` with the rendezvous variables set.
 SPEC is a JSON object: ``out``, ``overrides`` (``--set`` strings on top of the ``demo`` preset),
 ``resume``, ``cache`` (``SSFT_CACHE``), ``fail_at_step`` (rank ``fail_rank``, default 1, raises at
-that step of method ``method``, default twinturbo), ``audit`` (a path prefix: each rank writes the
+that step of method ``method``, default twinturbo), ``signal_at_step`` (that rank sends itself
+SIGTERM at that step), ``audit`` (a path prefix: each rank writes the
 files it opened for writing inside ``out`` to ``<audit>.<rank>.json``).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from typing import Any
 
@@ -45,14 +47,16 @@ def run(spec: dict[str, Any]) -> None:
     import ssft
     from ssft.methods.base import METHODS
 
-    fail_at = spec.get("fail_at_step")
-    if fail_at is not None and rank == spec.get("fail_rank", 1):
+    fail_at, signal_at = spec.get("fail_at_step"), spec.get("signal_at_step")
+    if (fail_at is not None or signal_at is not None) and rank == spec.get("fail_rank", 1):
         cls = METHODS.get(spec.get("method", "twinturbo"))
         original = cls.train_step
 
         def failing(self, batch):  # type: ignore[no-untyped-def]
             if batch["step"] == fail_at:
                 raise RuntimeError(f"injected failure on rank {rank} at step {fail_at}")
+            if batch["step"] == signal_at:
+                os.kill(os.getpid(), signal.SIGTERM)  # as a scheduler stopping the job would
             return original(self, batch)
 
         cls.train_step = failing  # type: ignore[method-assign]

@@ -193,6 +193,39 @@ def test_resume_under_two_ranks_continues_exactly(failed: dict, pair: dict) -> N
     assert json.loads((failed["run"] / "results.json").read_text())["steps"] == STEPS
 
 
+def test_sigterm_on_one_rank_stops_every_rank_at_the_same_step(tmp_path: Path) -> None:
+    spec = {
+        "out": str(tmp_path / "run"),
+        "overrides": [*COMMON, *TWINTURBO, f"train.batch_size={B}"],
+        "signal_at_step": 5,
+        "cache": str(tmp_path / "cache"),
+    }
+    ranks = launch(spec)
+    assert all(code != 0 for code, _ in ranks)  # Interrupted, on both ranks
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 6 and state["world_size"] == 2 and len(state["rank_rng"]) == 2
+    assert metrics(tmp_path / "run")[-1]["step"] == 6
+    assert not (tmp_path / "run" / "results.json").exists()
+
+
+def test_resume_with_another_number_of_processes_is_refused(failed: dict, tmp_path: Path) -> None:
+    import shutil
+
+    from ssft.errors import ConfigError
+
+    shutil.copytree(failed["run"], tmp_path / "run")
+    old = os.environ.get("SSFT_CACHE")
+    os.environ["SSFT_CACHE"] = str(failed["root"] / "cache")
+    try:
+        with pytest.raises(ConfigError, match="written by 2 process"):
+            ssft.fit(out=tmp_path / "run", resume=True)
+    finally:
+        if old is None:
+            del os.environ["SSFT_CACHE"]
+        else:
+            os.environ["SSFT_CACHE"] = old
+
+
 METHOD_KEYS = {
     "content_style": ["method.name=content_style", "method.ramp=0", "method.dropout=0"],
     "fixmatch": ["method.name=fixmatch", "method.threshold=0.5"],

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ssft.distributed import all_gather_object, any_rank, broadcast_module, rank, world_size
+from ssft.errors import ConfigError
 from ssft.methods import Method
 
 
@@ -88,10 +89,18 @@ class DataParallel:
         """A checkpoint's RNG fields: this rank's ``state``, plus every rank's under DDP."""
         if self.world == 1:
             return state
-        return {**state, "rank_rng": all_gather_object(state)}
+        return {**state, "rank_rng": all_gather_object(state), "world_size": self.world}
 
     def rank_rng_state(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
-        """The RNG state this rank resumes from: its own when the checkpoint has one per rank."""
+        """The RNG state this rank resumes from: its own when the checkpoint has one per rank.
+        Refuses a checkpoint written by another number of processes: the global batch, the
+        steps per epoch and so the schedule depend on it."""
+        saved = int(checkpoint.get("world_size", 1))
+        if saved != self.world:
+            raise ConfigError(
+                f"this checkpoint was written by {saved} process(es) and this run has {self.world}; "
+                f"resume with the same number (torchrun --nproc_per_node ... x --nnodes ... = {saved})"
+            )
         states = checkpoint.get("rank_rng")
         if self.world > 1 and states is not None and len(states) == self.world:
             return states[self.rank]  # type: ignore[no-any-return]
