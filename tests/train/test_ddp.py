@@ -226,6 +226,17 @@ def test_resume_with_another_number_of_processes_is_refused(failed: dict, tmp_pa
             os.environ["SSFT_CACHE"] = old
 
 
+def test_a_classical_baseline_runs_on_rank_zero(tmp_path: Path) -> None:
+    keys = [*COMMON, "method.name=label_spreading"]
+    one = one_process(tmp_path / "one", tmp_path / "cache", keys)
+    spec = {"out": str(tmp_path / "two"), "overrides": keys, "cache": str(tmp_path / "cache")}
+    spec["audit"] = str(tmp_path / "audit")
+    assert [code for code, _ in launch(spec)] == [0, 0]
+    acc = [json.loads((run / "results.json").read_text())["test_accuracy"] for run in (one, tmp_path / "two")]
+    assert acc[0] == acc[1]
+    assert json.loads((tmp_path / "audit.1.json").read_text()) == []
+
+
 METHOD_KEYS = {
     "content_style": ["method.name=content_style", "method.ramp=0", "method.dropout=0"],
     "fixmatch": ["method.name=fixmatch", "method.threshold=0.5"],

@@ -414,7 +414,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     best_state = None
     if method.classical:
         bs = cfg.cache.batch_size
-        if is_main():  # the other ranks wait in report() below; it predicts on rank 0 too
+        if is_main():  # the other ranks wait for rank 0's results below
             method.fit(  # type: ignore[attr-defined]
                 pooled_features(train_src, split.labeled, bs),
                 labels[split.labeled],
