@@ -60,7 +60,8 @@ def train_head_first(
 ) -> dict[str, Any]:
     """Run the first phase (see the module docstring) and return its result fields. Skipped when
     resuming a run whose second phase has a checkpoint: that checkpoint holds the whole method."""
-    from ssft.train.loop import build_sources, train_loop
+    from ssft.distributed import is_main
+    from ssft.train.loop import NullLog, build_sources, train_loop
     from ssft.train.trackers import open_metrics_log
 
     if resume and (run / "checkpoint.pt").exists():
@@ -75,7 +76,7 @@ def train_head_first(
     backbone.freeze()
     try:
         source, _, stats = build_sources(cfg1, dataset, split, backbone, device, view_kinds)
-        log = open_metrics_log(cfg1, sub)
+        log = open_metrics_log(cfg1, sub) if is_main() else NullLog()  # rank 0 writes (DDP)
         t0 = time.perf_counter()
         steps, extra, _ = train_loop(
             cfg1,
