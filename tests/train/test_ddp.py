@@ -141,7 +141,7 @@ def test_two_ranks_match_one_process_with_the_doubled_batch(pair: dict) -> None:
 def test_shared_extraction_writes_the_entry_one_process_writes(pair: dict) -> None:
     one, two = pair["root"] / "cache-one", pair["root"] / "cache-two"
     assert sorted(p.name for p in two.iterdir()) == sorted(p.name for p in one.iterdir())  # no parts left
-    for entry in one.iterdir():
+    for entry in (e for e in one.iterdir() if e.is_dir()):  # beside each entry: its <key>.lock
         meta_one = json.loads((entry / "meta.json").read_text())
         meta_two = json.loads((two / entry.name / "meta.json").read_text())
         for field in ("n", "dim", "tokens", "chunk", "num_chunks", "store", "key"):

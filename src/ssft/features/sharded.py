@@ -26,7 +26,7 @@ from ssft.distributed import (
     world_size,
 )
 from ssft.errors import CacheError
-from ssft.features.layout import atomic_write_json, expected_sizes, read_json, remove_tree
+from ssft.features.layout import atomic_write_json, entry_lock, expected_sizes, read_json, remove_tree
 from ssft.features.store import FeatureStore
 
 
@@ -109,6 +109,16 @@ def assemble(root: Path, key: str, world: int, *, n: int, chunk: int, user: dict
         user=user,
     )
     path = root / key
+    with entry_lock(path):  # a single-process run may want the same entry meanwhile
+        if not (path / "complete.json").exists():
+            _write(path, parts, meta, n)
+    for p in parts:
+        remove_tree(p)
+        p.with_name(p.name + ".lock").unlink(missing_ok=True)
+
+
+def _write(path: Path, parts: list[Path], meta: dict[str, Any], n: int) -> None:
+    key = path.name
     remove_tree(path)
     path.mkdir(parents=True)
     sizes = expected_sizes(meta)
@@ -130,7 +140,10 @@ def assemble(root: Path, key: str, world: int, *, n: int, chunk: int, user: dict
     atomic_write_json(path / "meta.json", meta)
     atomic_write_json(
         path / "complete.json",
-        {"complete": True, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "n": n, "assembled_from": world},
+        {
+            "complete": True,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "n": n,
+            "assembled_from": len(parts),
+        },
     )
-    for p in parts:
-        remove_tree(p)
