@@ -691,10 +691,10 @@ def train_loop(
                 sums, n_sums = {}, 0
             if eval_steps and done % eval_steps == 0 and done != total:
                 validate(done)
-            stop = ddp.any_rank(flag["stop"])  # every rank stops at the same step
-            if (tc.checkpoint_every and done % tc.checkpoint_every == 0) or stop:
+            # ddp.any_rank: under DDP each read of the flag is agreed on by every rank (same step)
+            if (tc.checkpoint_every and done % tc.checkpoint_every == 0) or ddp.any_rank(flag["stop"]):
                 checkpoint(done, prev_seconds + time.perf_counter() - t0)
-            if stop and done != total:
+            if ddp.any_rank(flag["stop"]) and done != total:
                 bar.close()
                 raise Interrupted(f"stopped at step {done}/{total}; resume with: ssft fit --resume {run}")
     bar.close()
