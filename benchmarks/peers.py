@@ -132,6 +132,16 @@ def run_setfit(k: int, seed: int, root: Path, iterations: int, max_test: int | N
     }
 
 
+def timed_child(cmd: list[str], *, quiet: bool = False) -> tuple[float, float]:
+    """Run ``cmd`` as a child process; its wall seconds and its whole-process CPU seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL if quiet else None)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def child(k: int, seed: int, root: Path, iterations: int, max_test: int | None, out: Path) -> dict[str, Any]:
     """Run one (k, seed) in a fresh process; add its whole-process wall and CPU seconds."""
     cmd = [
@@ -148,14 +158,10 @@ def child(k: int, seed: int, root: Path, iterations: int, max_test: int | None, 
     ]
     if max_test:
         cmd += ["--max-test", str(max_test)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall, cpu = timed_child(cmd)
     row = json.loads(out.read_text())
     row["wall_seconds"] = wall
-    row["cpu_seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    row["cpu_seconds"] = cpu
     out.write_text(json.dumps(row, indent=2) + "\n")
     return row
 
@@ -182,11 +188,7 @@ def ssft_child(
     cmd = [sys.executable, "-m", "ssft", "fit", "--config", preset, "--out", str(run)]
     for s in sets:
         cmd += ["--set", s]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall, cpu = timed_child(cmd, quiet=True)
     res = json.loads((run / "results.json").read_text())
     split = json.loads((run / "split.json").read_text())
     row = {
@@ -199,7 +201,7 @@ def ssft_child(
         "train_seconds": res.get("train_seconds"),
         "labeled_indices": sorted(int(i) for i in split["labeled"]),
         "wall_seconds": wall,
-        "cpu_seconds": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "cpu_seconds": cpu,
         "preset": preset,
         "overrides": SSFT_VARIANTS[variant],
     }
@@ -216,17 +218,8 @@ def extraction(root: Path, out: Path) -> dict[str, Any]:
     cache = tempfile.mkdtemp(prefix="ssft-cache-")
     cmd = [sys.executable, "-m", "ssft", "extract", "--config", PRESET, "--set", f"data.root={root}"]
     cmd += ["--set", f"cache.dir={cache}", "--set", "train.progress=false"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    row = {
-        "wall_seconds": time.perf_counter() - t0,
-        "cpu_seconds": sum(
-            getattr(resource.getrusage(resource.RUSAGE_CHILDREN), f) for f in ("ru_utime", "ru_stime")
-        )
-        - before.ru_utime
-        - before.ru_stime,
-    }
+    wall, cpu = timed_child(cmd, quiet=True)
+    row = {"wall_seconds": wall, "cpu_seconds": cpu}
     shutil.rmtree(cache, ignore_errors=True)
     path.write_text(json.dumps(row, indent=2) + "\n")
     return row
