@@ -58,6 +58,8 @@ CANDIDATES: dict[str, list[str]] = {
     "twinturbo/identity": ["method.name=twinturbo", "model.projector=identity"],
     "twinturbo/identity-e5": ["method.name=twinturbo", "model.projector=identity", "train.epochs=5"],
     "twinturbo/mlp": ["method.name=twinturbo", "model.projector=mlp"],
+    "twinturbo/shipped": ["method.name=twinturbo"],
+    "twinturbo/shipped-center": ["method.name=twinturbo", "model.center=true"],
     "twinturbo/mlp-e5": ["method.name=twinturbo", "model.projector=mlp", "train.epochs=5"],
     "content_style/identity": ["method.name=content_style", "model.projector=identity"],
     "content_style/identity-e5": ["method.name=content_style", "model.projector=identity", "train.epochs=5"],
@@ -109,6 +111,79 @@ CANDIDATES.update(
         "fixmatch/linear": ["method.name=fixmatch", "model.classifier=linear", *FM],
         "freematch/cosine": ["method.name=freematch", *FM],
         "freematch/linear": ["method.name=freematch", "model.classifier=linear", *FM],
+        "softmatch/cosine": ["method.name=softmatch", *FM],
+        "softmatch/cosine-ema0.99": ["method.name=softmatch", "method.ema=0.99", *FM],
+        "softmatch/cosine-no-da": ["method.name=softmatch", "method.dist_align=false", *FM],
+        "softmatch/linear": ["method.name=softmatch", "model.classifier=linear", *FM],
+        "fixmatch/cosine-center": ["method.name=fixmatch", "model.center=true", *FM],
+        "softmatch/cosine-ema0.99-align-labels-center": [
+            "method.name=softmatch",
+            "method.ema=0.99",
+            "method.align_labels=true",
+            "model.center=true",
+            *FM,
+        ],
+        "fixmatch/cosine-center-da": [
+            "method.name=fixmatch",
+            "model.center=true",
+            "method.dist_align=true",
+            "method.ema=0.99",
+            *FM,
+        ],
+        **{
+            f"fixmatch/cosine-center-t{t}": [
+                "method.name=fixmatch",
+                "model.center=true",
+                f"method.threshold={t}",
+                *FM,
+            ]
+            for t in ("0.8", "0.7", "0.5")
+        },
+        **{
+            f"fixmatch/cosine-center-t{t}-da": [
+                "method.name=fixmatch",
+                "model.center=true",
+                f"method.threshold={t}",
+                "method.dist_align=true",
+                "method.ema=0.99",
+                *FM,
+            ]
+            for t in ("0.6", "0.5")
+        },
+        "fixmatch/cosine-center-t0.6": [
+            "method.name=fixmatch",
+            "model.center=true",
+            "method.threshold=0.6",
+            *FM,
+        ],
+        "fixmatch/linear-center": [
+            "method.name=fixmatch",
+            "model.center=true",
+            "model.classifier=linear",
+            *FM,
+        ],
+        "freematch/cosine-center": ["method.name=freematch", "model.center=true", *FM],
+        "freematch/cosine-center-ema0.99": [
+            "method.name=freematch",
+            "model.center=true",
+            "method.ema=0.99",
+            *FM,
+        ],
+        "softmatch/cosine-center": ["method.name=softmatch", "model.center=true", *FM],
+        "softmatch/cosine-ema0.99-center": [
+            "method.name=softmatch",
+            "method.ema=0.99",
+            "model.center=true",
+            *FM,
+        ],
+        "softmatch/cosine-ramp0.5": ["method.name=softmatch", "method.ramp=0.5", *FM],
+        "softmatch/cosine-align-labels": ["method.name=softmatch", "method.align_labels=true", *FM],
+        "softmatch/cosine-ema0.99-align-labels": [
+            "method.name=softmatch",
+            "method.ema=0.99",
+            "method.align_labels=true",
+            *FM,
+        ],
     }
 )
 

@@ -43,6 +43,7 @@ DEFAULTS = (
     "linear_probe",
     "fixmatch",
     "freematch",
+    "softmatch",
 )
 
 

@@ -171,6 +171,7 @@ def load_run(run_dir: str | Path, device: str = "auto") -> Run:
     from ssft.backbones import build_backbone
     from ssft.heads.model import SSFTModel
     from ssft.methods import build_method
+    from ssft.methods.base import centers_input
 
     run = Path(run_dir)
     for name in ("config.yaml", "model.safetensors", "results.json"):
@@ -185,7 +186,7 @@ def load_run(run_dir: str | Path, device: str = "auto") -> Run:
     if cfg.backbone.lora:
         _restore_lora(backbone, cfg, run)
     backbone.freeze()
-    model = SSFTModel(backbone, cfg.model, len(classes))
+    model = SSFTModel(backbone, cfg.model, len(classes), center=centers_input(cfg))
     method = build_method(cfg.method, model, class_counts=np.ones(len(classes)), seed=cfg.seed)
     tensors = load_file(str(run / "model.safetensors"))
     if hasattr(method, "load_state_arrays"):

@@ -95,6 +95,12 @@ class ModelConfig:
     init_temperature: float = doc(10.0, "cosine classifier: initial t")
     init_bias: float = doc(-10.0, "cosine classifier: initial b")
     max_temperature: float = doc(100.0, "cosine classifier: upper bound of the learnable t")
+    center: bool | None = doc(
+        None,
+        "subtract the training pool's mean pooled feature before the projector (identity and mlp "
+        "projectors; measured once per run, saved with the model). null: the method's default, on "
+        "for fixmatch, freematch and softmatch, off for the others",
+    )
 
 
 @dataclass
@@ -319,6 +325,11 @@ def validate(cfg: Config) -> None:
         (cfg.train.head_first_epochs >= 0, "train.head_first_epochs must be >= 0 (0 = off)"),
         (cfg.model.width % cfg.model.heads == 0, "model.width must be divisible by model.heads"),
         (cfg.model.depth >= 0, "model.depth must be >= 0"),
+        (
+            not (cfg.model.center is True and cfg.model.projector == "transformer"),
+            "model.center=true centres the pooled features, which the transformer projector does not "
+            "read (it reads tokens): set model.projector=identity or mlp, or model.center=false",
+        ),
         (0.0 <= cfg.model.dropout < 1.0, "model.dropout must be in [0, 1)"),
         (
             0.0 < cfg.model.init_temperature <= cfg.model.max_temperature,

@@ -104,3 +104,54 @@ def test_pseudo_label_loss_takes_a_given_posterior():
     assert out["loss"].item() == pytest.approx(math.log(3) / 2, rel=1e-6)
     with pytest.raises(ValueError, match="probs_weak"):
         pseudo_label_loss(scores_weak=weak, scores_strong=strong, threshold=0.9, probs_weak=probs[:1])
+
+
+def test_truncated_gaussian_weight_by_hand():
+    from ssft.losses import truncated_gaussian_weight
+
+    conf = torch.tensor([0.9, 0.5, 0.3, 0.6])
+    # mean 0.6, variance 0.04, n_sigma 2: effective sigma^2 = 0.04 / 4 = 0.01
+    w = truncated_gaussian_weight(confidence=conf, mean=0.6, var=0.04, n_sigma=2.0)
+    want = [1.0, math.exp(-(0.1**2) / 0.02), math.exp(-(0.3**2) / 0.02), 1.0]
+    assert w.tolist() == pytest.approx(want, rel=1e-5)
+    # n_sigma 1: the paper's plain Gaussian exp(-(c - mu)^2 / (2 var))
+    w1 = truncated_gaussian_weight(confidence=conf, mean=0.6, var=0.04, n_sigma=1.0)
+    assert w1[1].item() == pytest.approx(math.exp(-0.01 / 0.08), rel=1e-5)
+    with pytest.raises(ValueError, match="n_sigma"):
+        truncated_gaussian_weight(confidence=conf, mean=0.6, var=0.04, n_sigma=0.0)
+
+
+def test_soft_pseudo_label_loss_by_hand():
+    from ssft.losses import soft_pseudo_label_loss
+
+    strong = torch.tensor([[1.0, 2.0, 0.0], [0.0, 0.0, 0.0], [2.0, 0.0, 1.0]], requires_grad=True)
+    labels = torch.tensor([0, 1, 2])
+    weights = torch.tensor([1.0, 0.25, 0.0])
+    out = soft_pseudo_label_loss(scores_strong=strong, pseudo_labels=labels, weights=weights)
+    ce0 = -math.log(_softmax([1.0, 2.0, 0.0])[0])
+    ce1 = math.log(3)
+    assert out.item() == pytest.approx((ce0 + 0.25 * ce1 + 0.0) / 3, rel=1e-6)  # mean over all B = 3
+    out.backward()
+    assert strong.grad[2].abs().sum().item() == 0.0  # a zero weight gives no gradient
+    with pytest.raises(ValueError, match=r"\(B,\)"):
+        soft_pseudo_label_loss(scores_strong=strong, pseudo_labels=labels[:2], weights=weights)
+
+
+def test_distribution_alignment_by_hand():
+    from ssft.losses import distribution_alignment
+
+    probs = torch.tensor([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6]])
+    p_model = torch.tensor([0.5, 0.3, 0.2])
+    out = distribution_alignment(probs=probs, p_model=p_model)
+    # uniform target: p / p_model, renormalised
+    r0 = [0.6 / 0.5, 0.3 / 0.3, 0.1 / 0.2]
+    r1 = [0.2 / 0.5, 0.2 / 0.3, 0.6 / 0.2]
+    assert out[0].tolist() == pytest.approx([v / sum(r0) for v in r0], rel=1e-6)
+    assert out[1].tolist() == pytest.approx([v / sum(r1) for v in r1], rel=1e-6)
+    # a model that already predicts the target leaves the probabilities unchanged
+    same = distribution_alignment(probs=probs, p_model=torch.full((3,), 1 / 3))
+    assert torch.allclose(same, probs, atol=1e-6)
+    target = torch.tensor([0.5, 0.25, 0.25])
+    t = distribution_alignment(probs=probs, p_model=p_model, p_target=target)
+    r = [0.6 / 0.5 * 0.5, 0.3 / 0.3 * 0.25, 0.1 / 0.2 * 0.25]
+    assert t[0].tolist() == pytest.approx([v / sum(r) for v in r], rel=1e-6)

@@ -147,3 +147,22 @@ def test_optional_consistency_term_of_the_other_methods(name):
     assert "consistency" not in t0
     # no adversarial term in eval mode: the totals differ by exactly the weighted term
     assert t["loss"].item() == pytest.approx(t0["loss"].item() + 0.5 * want.item(), rel=1e-4)
+
+
+def test_fixmatch_dist_align_thresholds_the_aligned_probabilities():
+    m = make("fixmatch", dist_align=True, ema=0.0, threshold=0.45)
+    m.eval()  # no dropout, so the scores below are the ones train_step saw
+    b = view_batch(noise=2.0)
+    t = m.train_step(b)
+    with torch.no_grad():
+        p = m.model.head(b["x_ulb_w"]).scores.float().softmax(-1)
+        s = m.model.head(b["x_ulb_s"]).scores.float()
+    q = p / p.mean(0)  # momentum 0 and the first batch: the mean prediction is this batch's
+    q = q / q.sum(-1, keepdim=True)
+    conf, lab = q.max(-1)
+    mask = (conf >= 0.45).float()
+    want = (mask * torch.nn.functional.cross_entropy(s, lab, reduction="none")).mean()
+    assert t["mask_rate"].item() == pytest.approx(mask.mean().item())
+    assert t["unsup"].item() == pytest.approx(want.item(), rel=1e-4)
+    assert "dist.p_model" in m.state_dict()
+    assert "dist.p_model" not in make("fixmatch").state_dict()

@@ -25,7 +25,7 @@ MODES = {
     "full": ["backbone.frozen=false"],
     "lora": ["backbone.frozen=false", "backbone.lora=true"],
 }
-METHODS = ["supervised", "twinturbo", "content_style", "fixmatch", "freematch"]
+METHODS = ["supervised", "twinturbo", "content_style", "fixmatch", "freematch", "softmatch"]
 
 
 def cfg(*extra: str):
@@ -54,7 +54,7 @@ def test_every_method_trains_in_every_mode(tmp_path, method, mode):
     after = {k: v for k, v in after.items() if k in before or ".lora_" in k or ".base_layer." in k}
     if mode == "frozen":
         assert res["backbone_trainable_params"] == 0
-        assert all(torch.equal(before[k], after[k]) for k in before)
+        assert not any(k in after for k in before)  # rebuilt from its name: no copy in the checkpoint
         return
     # A trainable backbone runs at every step: the cache is bypassed, nothing is extracted.
     assert res["backbone_forward_passes_extraction"] == 0 and res["backbone_trainable_params"] > 0

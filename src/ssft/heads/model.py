@@ -52,20 +52,37 @@ def build_classifier(cfg: Any, dim: int, num_classes: int) -> nn.Module:
 class SSFTModel(nn.Module):
     """Backbone + projector + classifier. ``cfg`` is a :class:`~ssft.config.ModelConfig`."""
 
-    def __init__(self, backbone: Backbone, cfg: Any, num_classes: int) -> None:
+    def __init__(self, backbone: Backbone, cfg: Any, num_classes: int, center: bool | None = None) -> None:
         super().__init__()
         self.backbone = backbone
         self.num_classes = num_classes
         self.projector = build_projector(cfg, backbone.dim)
         self.classifier = build_classifier(cfg, self.projector.out_dim, num_classes)
+        # ``center`` resolved by the caller (ssft.methods.base.centers_input); else model.center as set
+        self.center = bool(getattr(cfg, "center", False)) if center is None else center
+        if self.center:
+            # set by the training loop from the training pool (set_feature_mean), saved with the model
+            self.register_buffer("feature_mean", torch.zeros(backbone.dim))
 
     @property
     def latent_dim(self) -> int:
         return int(self.projector.out_dim)
 
     def head(self, feats: Features) -> HeadOutput:
+        if self.center:
+            mean = self.feature_mean.to(feats.pooled.dtype)
+            feats = Features(feats.pooled - mean, feats.tokens, feats.mask)
         z = self.projector(feats)
         return HeadOutput(z=z, scores=self.classifier(z), pooled=feats.pooled)
+
+    @torch.no_grad()
+    def set_feature_mean(self, mean: Tensor) -> None:
+        """The (D,) mean pooled feature of the training pool that ``model.center`` subtracts."""
+        if not self.center:
+            raise ValueError("set_feature_mean needs a model built with model.center=true")
+        if mean.shape != self.feature_mean.shape:
+            raise ValueError(f"feature mean must be ({self.feature_mean.shape[0]},), got {tuple(mean.shape)}")
+        self.feature_mean.copy_(mean.to(self.feature_mean))
 
     def encode(self, raw: list[Any], device: torch.device) -> Features:
         """Raw inputs -> backbone features (with gradients when the backbone is trainable)."""

@@ -13,12 +13,14 @@ from ssft.losses.adversarial import (
 from ssft.losses.alignment import alignment_infonce_loss
 from ssft.losses.binary import binary_loss
 from ssft.losses.categorical import categorical_loss, categorical_twin_loss
+from ssft.losses.distribution_alignment import distribution_alignment
 from ssft.losses.fairness import self_adaptive_fairness_loss
 from ssft.losses.label_infonce import label_infonce_loss
 from ssft.losses.marginal import marginal_entropy_loss
 from ssft.losses.posterior import log_posterior, posterior
 from ssft.losses.pseudo_label import pseudo_label_loss
 from ssft.losses.reconstruction import reconstruction_loss
+from ssft.losses.soft_pseudo_label import soft_pseudo_label_loss, truncated_gaussian_weight
 from ssft.losses.supcon import supcon_loss
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "categorical_loss",
     "categorical_twin_loss",
     "discriminator_loss",
+    "distribution_alignment",
     "generator_loss",
     "label_infonce_loss",
     "log_posterior",
@@ -37,5 +40,7 @@ __all__ = [
     "sample_categorical_prior",
     "sample_gaussian_prior",
     "self_adaptive_fairness_loss",
+    "soft_pseudo_label_loss",
     "supcon_loss",
+    "truncated_gaussian_weight",
 ]

@@ -7,5 +7,6 @@ from ssft.methods import baselines  # noqa: E402,F401  isort: skip
 from ssft.methods import twinturbo  # noqa: E402,F401  isort: skip
 from ssft.methods import content_style  # noqa: E402,F401  isort: skip
 from ssft.methods import fixmatch  # noqa: E402,F401  isort: skip
+from ssft.methods import softmatch  # noqa: E402,F401  isort: skip
 
 __all__ = ["METHODS", "Batch", "Method", "build_method", "register_method"]

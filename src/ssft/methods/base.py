@@ -39,6 +39,8 @@ class Method(nn.Module):
     classical: ClassVar[bool] = False
     #: augmented views the method reads, as batch keys without the ``x_`` (e.g. ``("ulb_w", "ulb_s")``)
     views: ClassVar[tuple[str, ...]] = ()
+    #: the default of ``model.center`` for this method (see :func:`centers_input`)
+    center_input: ClassVar[bool] = False
 
     def __init__(
         self, cfg: MethodConfig, model: SSFTModel, *, class_counts: np.ndarray, seed: int = 0
@@ -192,6 +194,14 @@ def method_view_kinds(cfg: MethodConfig) -> tuple[str, ...]:
     """The view kinds (``"strong"``, ``"weak"``) that a run of method config ``cfg`` reads, sorted."""
     keys = METHODS.get(cfg.name).view_keys(cfg)
     return tuple(sorted({parse_view_key(key)[1] for key in keys}))
+
+
+def centers_input(cfg: Any) -> bool:
+    """Whether a run of config ``cfg`` centres the head's input (``model.center``): as set, or, when
+    null, the method's default (``Method.center_input``), never for the transformer projector."""
+    if cfg.model.center is not None:
+        return bool(cfg.model.center)
+    return bool(METHODS.get(cfg.method.name).center_input) and cfg.model.projector != "transformer"
 
 
 def build_method(cfg: MethodConfig, model: SSFTModel, *, class_counts: np.ndarray, seed: int) -> Method:

@@ -23,7 +23,12 @@ from ssft.backbones.base import Features
 from ssft.config import MethodConfig, doc
 from ssft.distributed import gather
 from ssft.errors import ConfigError
-from ssft.losses import categorical_loss, pseudo_label_loss, self_adaptive_fairness_loss
+from ssft.losses import (
+    categorical_loss,
+    distribution_alignment,
+    pseudo_label_loss,
+    self_adaptive_fairness_loss,
+)
 from ssft.methods.base import Batch, Method, register_method
 
 
@@ -32,10 +37,18 @@ class FixMatchConfig(MethodConfig):
     threshold: float = doc(0.95, "confidence threshold τ of the weak-view pseudo-labels")
     lambda_u: float = doc(1.0, "weight of the unlabelled (pseudo-label) term")
     ramp: float = doc(0.0, "fraction of the steps over which lambda_u ramps up from 0 (0 = none)")
+    dist_align: bool = doc(
+        False,
+        "distribution alignment (beyond the paper, as in ReMixMatch): confidences and pseudo-labels "
+        "from the weak-view probabilities aligned to a uniform class distribution",
+    )
+    ema: float = doc(0.999, "dist_align: momentum of the running mean prediction")
 
     def validate(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError("method.threshold must be in [0, 1]")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError("method.ema must be in [0, 1)")
         if self.lambda_u < 0:
             raise ConfigError("method.lambda_u must be >= 0")
         if not 0.0 <= self.ramp < 1.0:
@@ -73,6 +86,9 @@ class _WeakStrong(Method):
 
     uses_unlabeled = True
     views = ("ulb_w", "ulb_s")
+    # A cosine head on uncentred frozen features stays too flat for confident pseudo-labels
+    # (docs/methods/fixmatch.md, "Centred features").
+    center_input = True
 
     def forward_views(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
         x_w, x_s = _views(batch, self.name)
@@ -82,6 +98,31 @@ class _WeakStrong(Method):
         return scores[:n_lb], scores[n_lb : n_lb + n_u], scores[n_lb + n_u :]
 
 
+class MeanPrediction(nn.Module):
+    """The running mean weak-view prediction ``p̂`` that distribution alignment divides by, a buffer
+    so it is checkpointed: ``p̂ ← m p̂ + (1-m) mean_j p_j``, the first batch setting it."""
+
+    def __init__(self, num_classes: int, momentum: float) -> None:
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("p_model", torch.full((num_classes,), 1.0 / num_classes))
+        self.register_buffer("p_model_set", torch.tensor(0.0))
+
+    @torch.no_grad()
+    def update(self, probs: Tensor) -> None:
+        probs = gather(probs.detach().float())  # the global batch under DDP
+        if self.p_model_set.item() == 0.0:
+            self.p_model.copy_(probs.mean(dim=0))
+            self.p_model_set.fill_(1.0)
+        else:
+            self.p_model.mul_(self.momentum).add_((1 - self.momentum) * probs.mean(dim=0))
+
+    def align(self, probs: Tensor) -> Tensor:
+        """Update with ``probs`` (B, K), then return them aligned to the uniform distribution."""
+        self.update(probs)
+        return distribution_alignment(probs=probs, p_model=self.p_model)
+
+
 @register_method
 class FixMatch(_WeakStrong):
     """FixMatch: confident weak-view pseudo-labels enforced on strong views (Sohn et al. 2020)."""
@@ -89,11 +130,20 @@ class FixMatch(_WeakStrong):
     name = "fixmatch"
     config_class = FixMatchConfig
 
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        cfg: FixMatchConfig = self.cfg  # type: ignore[assignment]
+        if cfg.dist_align:
+            self.dist = MeanPrediction(self.num_classes, cfg.ema)
+
     def train_step(self, batch: Batch) -> dict[str, Tensor]:
         cfg: FixMatchConfig = self.cfg  # type: ignore[assignment]
         s_lb, s_w, s_s = self.forward_views(batch)
         ce = categorical_loss(scores=s_lb, targets=batch["y_lb"])
-        parts = pseudo_label_loss(scores_weak=s_w, scores_strong=s_s, threshold=cfg.threshold)
+        aligned = self.dist.align(s_w.detach().float().softmax(dim=-1)) if cfg.dist_align else None
+        parts = pseudo_label_loss(
+            scores_weak=s_w, scores_strong=s_s, threshold=cfg.threshold, probs_weak=aligned
+        )
         ramp = self.ramp(batch)
         loss = ce + ramp * cfg.lambda_u * parts["loss"]
         return {

@@ -44,7 +44,7 @@ from ssft.distributed import (
 from ssft.errors import ConfigError, DataError, SsftError, TrainingError
 from ssft.heads.model import SSFTModel
 from ssft.methods import Method, build_method
-from ssft.methods.base import method_view_kinds, parse_view_key
+from ssft.methods.base import centers_input, method_view_kinds, parse_view_key
 from ssft.precision import autocast as precision_autocast
 from ssft.precision import autocast_dtype
 from ssft.progress import progress_bar
@@ -326,6 +326,21 @@ def predict(
     return torch.cat(out).numpy() if out else np.zeros((0, method.num_classes))
 
 
+#: items of the training pool whose mean pooled feature ``model.center`` subtracts (a sample beyond)
+CENTER_SAMPLE = 4096
+
+
+def training_pool_mean(source: FeatureSource, split: Split, seed: int, batch_size: int) -> torch.Tensor:
+    """The mean pooled feature over the training pool (labelled and unlabelled items, never a test
+    or validation item); over a seeded sample of ``CENTER_SAMPLE`` items when the pool is larger."""
+    pool = np.sort(np.concatenate([split.labeled, split.unlabeled]))
+    if len(pool) > CENTER_SAMPLE:
+        pool = np.sort(np.random.default_rng(seed).choice(pool, CENTER_SAMPLE, replace=False))
+    return torch.from_numpy(
+        pooled_features(source, pool, batch_size).astype(np.float64).mean(0).astype(np.float32)
+    )
+
+
 def pooled_features(source: FeatureSource, idx: np.ndarray, batch_size: int) -> np.ndarray:
     with torch.no_grad():
         parts = [
@@ -391,7 +406,9 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     test_labels = (dataset.train if split.test_source == "train" else dataset.test).labels  # type: ignore[union-attr]
 
     torch.manual_seed(cfg.seed)  # head init does not depend on what extraction consumed
-    model = SSFTModel(backbone, cfg.model, dataset.num_classes).to(device)
+    model = SSFTModel(backbone, cfg.model, dataset.num_classes, center=centers_input(cfg)).to(device)
+    if model.center:
+        model.set_feature_mean(training_pool_mean(train_src, split, cfg.seed, cfg.cache.batch_size))
     counts = np.bincount(labels[split.labeled], minlength=dataset.num_classes)
     method = build_method(cfg.method, model, class_counts=counts, seed=cfg.seed).to(device)
     if method.uses_unlabeled and split.unlabeled.size == 0:
@@ -435,11 +452,11 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     acc = float((probs.argmax(1) == y_test).mean())
     if best_state is not None:
         # The validation-selected model (PROTOCOL.md): chosen on validation labels, never on test.
-        last = copy.deepcopy(method.state_dict())
-        method.load_state_dict(best_state)
+        last = copy.deepcopy(trained_state(method))
+        load_trained_state(method, best_state)
         p_sel = predict(method, test_src, split.test, cfg.cache.batch_size, device, cfg.train.precision)
         extra["val_selected_test_accuracy"] = float((p_sel.argmax(1) == y_test).mean())
-        method.load_state_dict(last)
+        load_trained_state(method, last)
     results: dict[str, Any] = {
         "test_accuracy": acc,
         "test_error": 1.0 - acc,
@@ -480,6 +497,27 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     write_json(run / "results.json", results)
     log.finish(results)
     return RunResult(run, broadcast_object(results))
+
+
+def trained_state(method: Method) -> dict[str, Any]:
+    """The method's state without a frozen backbone (rebuilt from its name, it never changes): what a
+    checkpoint and the validation-selected state keep, so a frozen run's checkpoint holds only the
+    head and the method's own state, not a copy of the pretrained weights."""
+    state = method.state_dict()
+    if any(p.requires_grad for p in method.model.backbone.parameters()):
+        return state
+    return {k: v for k, v in state.items() if not k.startswith("model.backbone.")}
+
+
+def load_trained_state(method: Method, state: dict[str, Any]) -> None:
+    """Load a :func:`trained_state` (or a full state) back; only frozen backbone keys may be absent."""
+    missing, unexpected = method.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith("model.backbone.")]
+    if missing or unexpected:
+        raise TrainingError(
+            f"saved state does not match the method: missing {missing[:5]}, unexpected {unexpected[:5]}; "
+            "delete the run's checkpoint.pt to restart it"
+        )
 
 
 def save_weights(method: Method, path: Path) -> None:
@@ -559,7 +597,7 @@ def train_loop(
     best: dict[str, Any] = {"val_accuracy": -1.0, "state": None, "step": None}
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
-        method.load_state_dict(state["method"])
+        load_trained_state(method, state["method"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         lb_stream.load_state_dict(state["lb_stream"])
@@ -595,7 +633,7 @@ def train_loop(
         state = {
             "step": step,
             "train_seconds": seconds,
-            "method": method.state_dict(),
+            "method": trained_state(method),
             "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(),
             "lb_stream": consumed["lb"],
@@ -624,7 +662,7 @@ def train_loop(
         acc = float((probs.argmax(1) == labels[split.validation]).mean())
         log.write({"step": step, "val_accuracy": acc})
         if acc > best["val_accuracy"]:
-            best.update(val_accuracy=acc, step=step, state=copy.deepcopy(method.state_dict()))
+            best.update(val_accuracy=acc, step=step, state=copy.deepcopy(trained_state(method)))
 
     method.train()
     t0 = time.perf_counter()

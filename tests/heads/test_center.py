@@ -1,0 +1,111 @@
+"""``model.center``: the training pool's mean pooled feature, measured once, subtracted before the
+projector, saved with the model and applied again by a loaded run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ssft.api import load_run
+from ssft.backbones.base import Features
+from ssft.config import ModelConfig, load_config
+from ssft.errors import ConfigError
+from ssft.heads.model import SSFTModel
+from ssft.train.loop import fit, training_pool_mean
+
+
+class _Stub(torch.nn.Module):
+    dim = 4
+
+
+def test_head_sees_centred_features():
+    torch.manual_seed(0)
+    centred = SSFTModel(_Stub(), ModelConfig(projector="identity", center=True), 3)
+    torch.manual_seed(0)
+    plain = SSFTModel(_Stub(), ModelConfig(projector="identity"), 3)
+    mean = torch.tensor([1.0, -2.0, 0.5, 3.0])
+    centred.set_feature_mean(mean)
+    x = torch.randn(5, 4)
+    got = centred.head(Features(x)).scores
+    want = plain.head(Features(x - mean)).scores
+    assert torch.allclose(got, want, atol=1e-6)
+    assert not torch.allclose(got, plain.head(Features(x)).scores, atol=1e-3)
+    with pytest.raises(ValueError, match="model.center=true"):
+        plain.set_feature_mean(mean)
+    with pytest.raises(ValueError, match=r"\(4,\)"):
+        centred.set_feature_mean(torch.zeros(3))
+
+
+def test_transformer_projector_with_center_is_refused():
+    with pytest.raises(ConfigError, match="model.center"):
+        load_config(None, ["model.projector=transformer", "model.center=true"])
+
+
+class _Rows:
+    """A feature source whose pooled feature of item i is (i, 2i)."""
+
+    def get(self, rows):
+        r = torch.as_tensor(np.asarray(rows), dtype=torch.float32)
+        return Features(torch.stack([r, 2 * r], dim=1))
+
+
+class _Split:
+    labeled = np.array([1, 3])
+    unlabeled = np.array([5, 7])
+    test = np.array([100, 200])
+
+
+def test_training_pool_mean_reads_only_the_pool():
+    mean = training_pool_mean(_Rows(), _Split(), seed=0, batch_size=3)
+    assert mean.tolist() == pytest.approx([4.0, 8.0])  # items 1, 3, 5, 7; never 100 or 200
+
+
+def test_a_run_saves_the_pool_mean_and_a_loaded_run_applies_it(tmp_path):
+    cfg = load_config(
+        "demo",
+        [
+            "model.projector=identity",
+            "model.center=true",
+            "train.steps=3",
+            f"cache.dir={tmp_path / 'cache'}",
+        ],
+    )
+    r = fit(cfg, tmp_path / "run")
+    saved = load_file(str(r.run_dir / "model.safetensors"))["model.feature_mean"]
+    assert saved.abs().sum() > 0
+    run = load_run(r.run_dir, device="cpu")
+    assert torch.equal(run.method.model.feature_mean, saved)
+    res = json.loads((r.run_dir / "results.json").read_text())
+    split = json.loads((r.run_dir / "split.json").read_text())
+    from ssft.data import load_dataset
+
+    ds = load_dataset(cfg.data)
+    assert split["test_source"] == "train"
+    test_items = [ds.train.inputs[i] for i in split["test"]]
+    pred = run.predict(test_items).probabilities.argmax(1)
+    y = ds.train.labels[split["test"]]
+    assert float((pred == y).mean()) == pytest.approx(res["test_accuracy"], abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "keys, want",
+    [
+        (["method.name=fixmatch"], True),
+        (["method.name=freematch"], True),
+        (["method.name=softmatch"], True),
+        (["method.name=twinturbo"], False),
+        (["method.name=supervised"], False),
+        (["method.name=fixmatch", "model.center=false"], False),
+        (["method.name=twinturbo", "model.center=true"], True),
+        (["method.name=fixmatch", "model.projector=transformer"], False),  # tokens: nothing to centre
+    ],
+)
+def test_the_default_is_the_methods(keys, want):
+    from ssft.methods.base import centers_input
+
+    projector = [] if any(k.startswith("model.projector") for k in keys) else ["model.projector=identity"]
+    assert centers_input(load_config(None, [*projector, *keys])) is want
