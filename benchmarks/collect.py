@@ -33,7 +33,7 @@ SECTIONS = [
     ),
     (
         "defaults_dev_fixmatch",
-        "The FixMatch family's head and threshold, chosen on development data",
+        "The FixMatch family on development data: centring, thresholds, alignment",
         "benchmarks/defaults_dev.py",
     ),
     ("peers", "SetFit side by side with ssft, on ssft's AG News splits", "benchmarks/peers.py"),

@@ -101,91 +101,50 @@ CANDIDATES["twinturbo/e5-pooled-search"] = [
     "train.lr=0.003",
 ]
 
-# the FixMatch family: the paper's fixed threshold needs a head that can become confident; the
-# shipped cosine head (t = 10 at the start) against the paper's linear head, and lower thresholds
+# the FixMatch family. Round 1: the paper's fixed threshold needs a head that can become
+# confident: the shipped cosine head (t = 10 at the start) against the paper's linear head, lower
+# thresholds; SoftMatch's EMA, ramp and label alignment. Round 2: the head's input centred on the
+# training pool's mean (model.center), which the family now does by default. Every candidate names
+# model.center and SoftMatch's ema/align_labels explicitly, so its meaning does not follow the
+# defaults.
 FM = ["model.projector=identity", "train.epochs=5", "cache.strong_views=2"]
+FIX, FREE, SOFT = "method.name=fixmatch", "method.name=freematch", "method.name=softmatch"
+UNC, CEN = "model.center=false", "model.center=true"
+PAPER = ["method.ema=0.999", "method.align_labels=false"]  # SoftMatch as in its paper
+DA = ["method.dist_align=true", "method.ema=0.99"]  # FixMatch with distribution alignment
+NODA = ["method.threshold=0.95", "method.dist_align=false"]  # FixMatch as in its paper
 CANDIDATES.update(
     {
-        "fixmatch/cosine": ["method.name=fixmatch", *FM],
-        "fixmatch/cosine-t0.7": ["method.name=fixmatch", "method.threshold=0.7", *FM],
-        "fixmatch/linear": ["method.name=fixmatch", "model.classifier=linear", *FM],
-        "freematch/cosine": ["method.name=freematch", *FM],
-        "freematch/linear": ["method.name=freematch", "model.classifier=linear", *FM],
-        "softmatch/cosine": ["method.name=softmatch", *FM],
-        "softmatch/cosine-ema0.99": ["method.name=softmatch", "method.ema=0.99", *FM],
-        "softmatch/cosine-no-da": ["method.name=softmatch", "method.dist_align=false", *FM],
-        "softmatch/linear": ["method.name=softmatch", "model.classifier=linear", *FM],
-        "fixmatch/cosine-center": ["method.name=fixmatch", "model.center=true", *FM],
-        "softmatch/cosine-ema0.99-align-labels-center": [
-            "method.name=softmatch",
-            "method.ema=0.99",
-            "method.align_labels=true",
-            "model.center=true",
-            *FM,
+        "fixmatch/uncentred": [FIX, UNC, *NODA, *FM],
+        "fixmatch/uncentred-t0.7": [FIX, UNC, "method.dist_align=false", "method.threshold=0.7", *FM],
+        "fixmatch/uncentred-linear": [FIX, UNC, *NODA, "model.classifier=linear", *FM],
+        "freematch/uncentred": [FREE, UNC, "method.ema=0.999", *FM],
+        "freematch/uncentred-linear": [FREE, UNC, "method.ema=0.999", "model.classifier=linear", *FM],
+        "softmatch/uncentred-paper": [SOFT, UNC, *PAPER, *FM],
+        "softmatch/uncentred-paper-linear": [SOFT, UNC, *PAPER, "model.classifier=linear", *FM],
+        "softmatch/uncentred-paper-ramp0.5": [SOFT, UNC, *PAPER, "method.ramp=0.5", *FM],
+        "softmatch/uncentred-ema0.99": [SOFT, UNC, "method.ema=0.99", "method.align_labels=false", *FM],
+        "softmatch/uncentred-align-labels": [SOFT, UNC, "method.ema=0.999", "method.align_labels=true", *FM],
+        "softmatch/uncentred-ema0.99-align-labels": [
+            SOFT, UNC, "method.ema=0.99", "method.align_labels=true", *FM
         ],
-        "fixmatch/cosine-center-da": [
-            "method.name=fixmatch",
-            "model.center=true",
-            "method.dist_align=true",
-            "method.ema=0.99",
-            *FM,
-        ],
+        "fixmatch/centred": [FIX, CEN, *NODA, *FM],
         **{
-            f"fixmatch/cosine-center-t{t}": [
-                "method.name=fixmatch",
-                "model.center=true",
-                f"method.threshold={t}",
-                *FM,
-            ]
-            for t in ("0.8", "0.7", "0.5")
+            f"fixmatch/centred-t{t}": [FIX, CEN, "method.dist_align=false", f"method.threshold={t}", *FM]
+            for t in ("0.8", "0.7", "0.6", "0.5")
         },
-        **{
-            f"fixmatch/cosine-center-t{t}-da": [
-                "method.name=fixmatch",
-                "model.center=true",
-                f"method.threshold={t}",
-                "method.dist_align=true",
-                "method.ema=0.99",
-                *FM,
-            ]
-            for t in ("0.6", "0.5")
-        },
-        "fixmatch/cosine-center-t0.6": [
-            "method.name=fixmatch",
-            "model.center=true",
-            "method.threshold=0.6",
-            *FM,
-        ],
-        "fixmatch/linear-center": [
-            "method.name=fixmatch",
-            "model.center=true",
-            "model.classifier=linear",
-            *FM,
-        ],
-        "freematch/cosine-center": ["method.name=freematch", "model.center=true", *FM],
-        "freematch/cosine-center-ema0.99": [
-            "method.name=freematch",
-            "model.center=true",
-            "method.ema=0.99",
-            *FM,
-        ],
-        "softmatch/cosine-center": ["method.name=softmatch", "model.center=true", *FM],
-        "softmatch/cosine-ema0.99-center": [
-            "method.name=softmatch",
-            "method.ema=0.99",
-            "model.center=true",
-            *FM,
-        ],
-        "softmatch/cosine-ramp0.5": ["method.name=softmatch", "method.ramp=0.5", *FM],
-        "softmatch/cosine-align-labels": ["method.name=softmatch", "method.align_labels=true", *FM],
-        "softmatch/cosine-ema0.99-align-labels": [
-            "method.name=softmatch",
-            "method.ema=0.99",
-            "method.align_labels=true",
-            *FM,
+        "fixmatch/centred-da": [FIX, CEN, "method.threshold=0.95", *DA, *FM],
+        **{f"fixmatch/centred-t{t}-da": [FIX, CEN, f"method.threshold={t}", *DA, *FM] for t in ("0.6", "0.5")},
+        "fixmatch/centred-linear": [FIX, CEN, *NODA, "model.classifier=linear", *FM],
+        "freematch/centred": [FREE, CEN, "method.ema=0.999", *FM],
+        "freematch/centred-ema0.99": [FREE, CEN, "method.ema=0.99", *FM],
+        "softmatch/centred-paper": [SOFT, CEN, *PAPER, *FM],
+        "softmatch/centred-ema0.99": [SOFT, CEN, "method.ema=0.99", "method.align_labels=false", *FM],
+        "softmatch/centred-ema0.99-align-labels": [
+            SOFT, CEN, "method.ema=0.99", "method.align_labels=true", *FM
         ],
     }
-)
+)  # fmt: skip
 
 
 def main() -> None:

@@ -46,6 +46,14 @@ DEFAULTS = (
     "softmatch",
 )
 
+#: the papers' forms of the methods whose shipped defaults depart from them (docs/methods/), run on
+#: the same splits so that every departure is measured against the paper-faithful form
+PAPER_FORMS = {
+    "fixmatch": ["model.center=false", "method.threshold=0.95", "method.dist_align=false"],
+    "freematch": ["model.center=false", "method.ema=0.999"],
+    "softmatch": ["model.center=false", "method.ema=0.999", "method.align_labels=false"],
+}
+
 
 def from_grid(grid: Path, preset: str, method: str, ks: list[str]) -> list[dict] | None:
     """The frozen grid's finished runs of ``preset`` × ``method`` at ``ks`` (None unless all are there)."""
@@ -72,6 +80,9 @@ def main() -> None:
         "--default-methods",
         default=",".join(DEFAULTS),
         help="methods run at their shipped defaults (empty: none, only the searches)",
+    )
+    p.add_argument(
+        "--no-paper-forms", action="store_true", help="skip the papers' forms of the FixMatch family"
     )
     args = p.parse_args()
     require_shared("ag_news")
@@ -127,6 +138,16 @@ def main() -> None:
                 verbose=False,
             ):
                 rows.append({**r, "dataset": ds, "method": f"{method} (defaults)"})
+            if method in PAPER_FORMS and not args.no_paper_forms:
+                for r in sweep(
+                    preset,
+                    out / "test" / ds / f"{method}-paper",
+                    grid={"data.labels_per_class": args.k.split(",")},
+                    seeds=seeds,
+                    overrides=["train.progress=false", f"method.name={method}", *PAPER_FORMS[method]],
+                    verbose=False,
+                ):
+                    rows.append({**r, "dataset": ds, "method": f"{method} (paper form)"})
     group = ("dataset", "method", "labels_per_class")
     tuned_md = "\n".join(
         f"- {k}: `{' '.join(v['overrides'])}` (dev {100 * (v['dev_accuracy'] or 0):.1f} %)"

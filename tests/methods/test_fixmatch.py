@@ -165,4 +165,5 @@ def test_fixmatch_dist_align_thresholds_the_aligned_probabilities():
     assert t["mask_rate"].item() == pytest.approx(mask.mean().item())
     assert t["unsup"].item() == pytest.approx(want.item(), rel=1e-4)
     assert "dist.p_model" in m.state_dict()
-    assert "dist.p_model" not in make("fixmatch").state_dict()
+    assert "dist.p_model" in make("fixmatch").state_dict()  # on by default
+    assert "dist.p_model" not in make("fixmatch", dist_align=False).state_dict()

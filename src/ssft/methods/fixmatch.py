@@ -34,15 +34,19 @@ from ssft.methods.base import Batch, Method, register_method
 
 @dataclass
 class FixMatchConfig(MethodConfig):
-    threshold: float = doc(0.95, "confidence threshold τ of the weak-view pseudo-labels")
+    threshold: float = doc(
+        0.6,
+        "confidence threshold τ of the weak-view pseudo-labels (the paper's 0.95 suits a linear head "
+        "on a trained network; 0.6 with dist_align was chosen on development data for the cosine head)",
+    )
     lambda_u: float = doc(1.0, "weight of the unlabelled (pseudo-label) term")
     ramp: float = doc(0.0, "fraction of the steps over which lambda_u ramps up from 0 (0 = none)")
     dist_align: bool = doc(
-        False,
+        True,
         "distribution alignment (beyond the paper, as in ReMixMatch): confidences and pseudo-labels "
         "from the weak-view probabilities aligned to a uniform class distribution",
     )
-    ema: float = doc(0.999, "dist_align: momentum of the running mean prediction")
+    ema: float = doc(0.99, "dist_align: momentum of the running mean prediction")
 
     def validate(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
@@ -59,7 +63,11 @@ class FixMatchConfig(MethodConfig):
 class FreeMatchConfig(MethodConfig):
     lambda_u: float = doc(1.0, "weight of the unlabelled (pseudo-label) term")
     lambda_fair: float = doc(0.01, "weight of the self-adaptive fairness term (0 = off)")
-    ema: float = doc(0.999, "momentum of the EMAs behind the self-adaptive thresholds")
+    ema: float = doc(
+        0.99,
+        "momentum of the EMAs behind the self-adaptive thresholds (the paper's 0.999 is for "
+        "schedules of 10^5-10^6 steps; chosen on development data)",
+    )
     ramp: float = doc(0.0, "fraction of the steps over which the unlabelled weights ramp up from 0")
 
     def validate(self) -> None:
