@@ -241,6 +241,7 @@ METHOD_KEYS = {
     "content_style": ["method.name=content_style", "method.ramp=0", "method.dropout=0"],
     "fixmatch": ["method.name=fixmatch", "method.threshold=0.5"],
     "freematch": ["method.name=freematch"],
+    "softmatch": ["method.name=softmatch", "method.ema=0.5"],  # fast statistics: weights below 1
     # the backbone's last block trained too: it runs live on each rank and DDP averages its gradients
     "twinturbo-trainable": [*TWINTURBO, "backbone.frozen=false", "backbone.train_blocks=1", "train.steps=6"],
 }
@@ -256,7 +257,9 @@ def test_other_methods_two_ranks_match_one_process(method: str, tmp_path: Path) 
     spec = {"out": str(tmp_path / "two"), "overrides": [*keys, f"train.batch_size={B}"]}
     assert [code for code, _ in launch({**spec, "cache": str(tmp_path / "cache")})] == [0, 0]
     assert_same_losses(metrics(tmp_path / "two"), metrics(one))
-    if "match" in method:  # pseudo-labels were used, so the masks had to agree
+    if method == "softmatch":  # soft weights below 1 were used, so the weights had to agree
+        assert min(r.get("weight_mean", 1.0) for r in metrics(one)) < 1
+    elif "match" in method:  # pseudo-labels were used, so the masks had to agree
         assert max(r.get("mask_rate", 0.0) for r in metrics(one)) > 0
     acc = [json.loads((run / "results.json").read_text())["test_accuracy"] for run in (one, tmp_path / "two")]
     assert abs(acc[0] - acc[1]) <= 0.01
