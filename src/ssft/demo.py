@@ -21,6 +21,7 @@ DEMO_METHODS: list[tuple[str, list[str]]] = [
     ("supervised", []),
     ("twinturbo", []),
     ("content_style", []),
+    ("fixmatch", []),
 ]
 #: the preset with the pretrained backbone, and the one without it (random weights, the moving parts)
 PRESET, FALLBACK = "demo-effnet", "demo"
