@@ -143,14 +143,16 @@ def test_peak_host_memory_is_per_run(tmp_path):
     # so that `before` is this process's size now plus the allocation below.
     if not _reset_host_peak():
         pytest.skip("this system cannot reset the peak resident set (/proc/self/clear_refs)")
-    big = np.ones(40_000_000)  # 320 MB touched, then freed before the run
+    # 1.2 GB touched, then freed before the run: far more than a small run itself allocates (a run
+    # in a long test process was once seen adding about 320 MB)
+    big = np.ones(150_000_000)
     big[::4096] = 2.0
     before = host_peak_mb()
     del big
     r = fit(load_config("demo", FAST), tmp_path / "run")
     if r.results["peak_host_scope"] != "run":
         pytest.skip("this system cannot reset the peak resident set (/proc/self/clear_refs)")
-    assert r.results["peak_host_mb"] < before - 200
+    assert r.results["peak_host_mb"] < before - 600
 
 
 def test_peak_gpu_memory_counters_are_reset_per_run(monkeypatch):
