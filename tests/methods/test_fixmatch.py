@@ -24,6 +24,8 @@ def view_batch(n_lb: int = 6, n_ulb: int = 12, step: int = 0, noise: float = 0.5
         ("fixmatch", {"loss", "ce", "unsup", "mask_rate", "ramp"}),
         ("freematch", {"loss", "ce", "unsup", "mask_rate", "fair", "ramp", "threshold_global",
                        "threshold_min", "threshold_max"}),
+        ("softmatch", {"loss", "ce", "unsup", "weight_mean", "confidence_mean", "confidence_var",
+                       "ramp"}),
     ],
 )  # fmt: skip
 def test_every_term_logged_and_finite(name, expected):
@@ -88,7 +90,7 @@ def test_fairness_weight_zero_switches_the_term_off():
     assert "fair" not in t
 
 
-@pytest.mark.parametrize("name", ["fixmatch", "freematch"])
+@pytest.mark.parametrize("name", ["fixmatch", "freematch", "softmatch"])
 def test_methods_learn_separable_features(name):
     m = make(name)
     opt = torch.optim.AdamW(m.optimizer_parameters(), lr=3e-3)

@@ -6,23 +6,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 from test_fixmatch import view_batch
-from test_methods import K, features, make  # noqa: F401
+from test_methods import make
 
 from ssft.methods.fixmatch import MeanPrediction
 from ssft.methods.softmatch import SoftMatchState
 
 
-def test_every_term_logged_finite_and_reaching_the_head():
-    m = make("softmatch")
-    terms = m.train_step(view_batch())
-    assert set(terms) == {"loss", "ce", "unsup", "weight_mean", "confidence_mean", "confidence_var", "ramp"}
-    for k, v in terms.items():
-        assert torch.isfinite(torch.as_tensor(v)).all(), k
-    terms["loss"].backward()
-    dead = [n for n, p in m.named_parameters() if p.requires_grad and "backbone" not in n
-            and (p.grad is None or p.grad.abs().sum() == 0)]  # fmt: skip
-    assert dead == []
-    assert {"dist.p_model", "dist.p_model_set", "state.conf_mean", "state.conf_var"} <= set(m.state_dict())
+def test_running_statistics_are_checkpointed_buffers():
+    # the terms, their finiteness and the gradient reaching the head: test_fixmatch.py
+    assert {"dist.p_model", "dist.p_model_set", "state.conf_mean", "state.conf_var"} <= set(
+        make("softmatch").state_dict()
+    )
 
 
 def test_running_statistics_by_hand():
@@ -86,24 +80,6 @@ def test_dist_align_off_leaves_the_mean_prediction_alone():
 def test_lambda_u_zero_is_supervised():
     t = make("softmatch", lambda_u=0.0).train_step(view_batch())
     assert t["loss"].item() == pytest.approx(t["ce"].item())
-
-
-def test_learns_separable_features():
-    m = make("softmatch")
-    opt = torch.optim.AdamW(m.optimizer_parameters(), lr=3e-3)
-    m.train()
-    for step in range(60):
-        b = view_batch(step=step)
-        b["total_steps"] = 60
-        terms = m.train_step(b)
-        opt.zero_grad()
-        terms["loss"].backward()
-        opt.step()
-    m.eval()
-    y = torch.arange(30) % K
-    with torch.no_grad():
-        acc = (m.probabilities(features(30, y, seed=9)).argmax(1) == y).float().mean().item()
-    assert acc > 0.9, acc
 
 
 @pytest.mark.parametrize(
