@@ -219,10 +219,8 @@ def train_on_features(cfg: Any, rows: Any, labels: np.ndarray, num_classes: int)
     from ssft.backbones import build_backbone
     from ssft.data.splits import Split
     from ssft.errors import DataError
-    from ssft.heads.model import SSFTModel
     from ssft.methods import build_method
-    from ssft.methods.base import centers_input
-    from ssft.train.loop import pooled_features, resolve_device, train_loop, training_pool_mean
+    from ssft.train.loop import build_model, pooled_features, resolve_device, train_loop
     from ssft.train.run_dir import MetricsLog
     from ssft.train.streams import LiveSource
 
@@ -236,10 +234,7 @@ def train_on_features(cfg: Any, rows: Any, labels: np.ndarray, num_classes: int)
         test_source="train",
     )
     source = LiveSource(backbone, rows, device, grad=False)
-    torch.manual_seed(cfg.seed)  # as in ssft fit: head init does not depend on what came before
-    model = SSFTModel(backbone, cfg.model, num_classes, center=centers_input(cfg)).to(device)
-    if model.center:
-        model.set_feature_mean(training_pool_mean(source, split, cfg.seed, cfg.cache.batch_size))
+    model = build_model(cfg, backbone, num_classes, source, split, device)  # as in ssft fit
     counts = np.bincount(labels[split.labeled], minlength=num_classes)
     method = build_method(cfg.method, model, class_counts=counts, seed=cfg.seed).to(device)
     if method.uses_unlabeled and split.unlabeled.size == 0:

@@ -26,6 +26,12 @@ def mode_name(cfg: BackboneConfig) -> str:
     return f"last{cfg.train_blocks}" if cfg.train_blocks else "full"
 
 
+def backbone_trains(backbone: Backbone) -> bool:
+    """Whether any backbone parameter trains (last blocks, full, LoRA adapters). A frozen backbone
+    never changes: it is rebuilt from its name, never saved, and DDP leaves it alone."""
+    return any(p.requires_grad for p in backbone.parameters())
+
+
 def configure_trainable(backbone: Backbone, cfg: BackboneConfig) -> Backbone:
     """Set which weights of ``backbone`` train, as ``cfg`` says (in place; returns it)."""
     if cfg.frozen:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ssft.backbones.trainable import backbone_trains
 from ssft.distributed import all_gather_object, any_rank, broadcast_module, rank, world_size
 from ssft.errors import ConfigError
 from ssft.methods import Method
@@ -70,7 +71,7 @@ class DataParallel:
         adversarial = {id(t) for m in self.method.adversaries() for t in [*m.parameters(), *m.buffers()]}
         ignore = [n for n, p in step.named_parameters() if id(p) in adversarial or not p.requires_grad]
         backbone = self.method.model.backbone
-        if not any(p.requires_grad for p in backbone.parameters()):
+        if not backbone_trains(backbone):
             ignore += [f"method.model.backbone.{n}" for n, _ in backbone.named_buffers()]
         ignore += [n for n, b in step.named_buffers() if id(b) in adversarial]
         DDP._set_params_and_buffers_to_ignore_for_model(step, ignore)

@@ -29,7 +29,7 @@ import yaml
 
 from ssft.backbones.base import Backbone, Features
 from ssft.backbones.lora import LORA_FILE, has_lora, lora_state_dict
-from ssft.backbones.trainable import configure_trainable, mode_name
+from ssft.backbones.trainable import backbone_trains, configure_trainable, mode_name
 from ssft.config import Config, dump_yaml, from_dict
 from ssft.data.base import Dataset
 from ssft.data.splits import Split, make_split
@@ -341,6 +341,24 @@ def training_pool_mean(source: FeatureSource, split: Split, seed: int, batch_siz
     )
 
 
+def build_model(
+    cfg: Config,
+    backbone: Backbone,
+    num_classes: int,
+    source: FeatureSource,
+    split: Split,
+    device: torch.device,
+) -> SSFTModel:
+    """The head on ``backbone``, initialised from ``cfg.seed`` alone (not from whatever extraction
+    consumed); when it centres its input (``model.center``), the mean is measured on the training
+    pool of ``source``."""
+    torch.manual_seed(cfg.seed)
+    model = SSFTModel(backbone, cfg.model, num_classes, center=centers_input(cfg)).to(device)
+    if model.center:
+        model.set_feature_mean(training_pool_mean(source, split, cfg.seed, cfg.cache.batch_size))
+    return model
+
+
 def pooled_features(source: FeatureSource, idx: np.ndarray, batch_size: int) -> np.ndarray:
     with torch.no_grad():
         parts = [
@@ -405,10 +423,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     labels = dataset.train.labels
     test_labels = (dataset.train if split.test_source == "train" else dataset.test).labels  # type: ignore[union-attr]
 
-    torch.manual_seed(cfg.seed)  # head init does not depend on what extraction consumed
-    model = SSFTModel(backbone, cfg.model, dataset.num_classes, center=centers_input(cfg)).to(device)
-    if model.center:
-        model.set_feature_mean(training_pool_mean(train_src, split, cfg.seed, cfg.cache.batch_size))
+    model = build_model(cfg, backbone, dataset.num_classes, train_src, split, device)
     counts = np.bincount(labels[split.labeled], minlength=dataset.num_classes)
     method = build_method(cfg.method, model, class_counts=counts, seed=cfg.seed).to(device)
     if method.uses_unlabeled and split.unlabeled.size == 0:
@@ -504,7 +519,7 @@ def trained_state(method: Method) -> dict[str, Any]:
     checkpoint and the validation-selected state keep, so a frozen run's checkpoint holds only the
     head and the method's own state, not a copy of the pretrained weights."""
     state = method.state_dict()
-    if any(p.requires_grad for p in method.model.backbone.parameters()):
+    if backbone_trains(method.model.backbone):
         return state
     return {k: v for k, v in state.items() if not k.startswith("model.backbone.")}
 
@@ -527,7 +542,7 @@ def save_weights(method: Method, path: Path) -> None:
     lora = has_lora(backbone)
     # A frozen or LoRA-adapted base is rebuilt from backbone.name: saving it would only copy the
     # pretrained weights. LoRA's adapters go to their own small file.
-    skip_backbone = lora or not any(p.requires_grad for p in backbone.parameters())
+    skip_backbone = lora or not backbone_trains(backbone)
     if lora:
         atomic_write_bytes(
             path.with_name(LORA_FILE), save(lora_state_dict(backbone), metadata={"format": "ssft-lora"})
