@@ -39,6 +39,9 @@ class DataConfig:
     name: str = doc("digits", "dataset name; `ssft datasets` lists them")
     root: str | None = doc(None, "folder holding the dataset files")
     path: str | None = doc(None, "csv dataset: path of the CSV file")
+    test_path: str | None = doc(
+        None, "csv dataset: a second CSV with the same columns, every row labelled, used as the test part"
+    )
     text_column: str | None = doc(None, "csv dataset: column holding the text (text data)")
     image_column: str | None = doc(None, "csv dataset: column holding image paths")
     label_column: str = doc("label", "csv dataset: column holding the label (empty = unlabelled)")

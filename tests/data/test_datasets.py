@@ -274,6 +274,30 @@ def test_csv_text_labels_names_ints_and_empty(tmp_path):
     assert ds.classes == ["0", "1", "2"] and ds.train.labels.tolist() == [1, 0, -1, 2]
 
 
+def test_csv_test_path_is_the_test_part_with_shared_classes(tmp_path):
+    train = _write(tmp_path / "train.csv", "text,label\na,pos\nb,\nc,neg\n")
+    test = _write(tmp_path / "test.csv", "label,text\nzeta,z\npos,y\n")
+    ds = load_dataset(cfg(name="csv", path=str(train), text_column="text", test_path=str(test)))
+    # classes come from both files; the test file's own column order is read by name
+    assert ds.classes == ["neg", "pos", "zeta"]
+    assert ds.train.labels.tolist() == [1, -1, 0]
+    assert ds.test is not None and ds.test.inputs == ["z", "y"] and ds.test.labels.tolist() == [2, 1]
+    _write(tmp_path / "bad.csv", "text,label\nq,\n")
+    with pytest.raises(DataError, match="data row 1 has no label"):
+        load_dataset(
+            cfg(name="csv", path=str(train), text_column="text", test_path=str(tmp_path / "bad.csv"))
+        )
+
+
+def test_banking77_preset_uses_its_test_csv(shared_data):
+    from ssft.config import load_config
+
+    c = load_config("banking77-minilm")
+    ds = load_dataset(c.data)
+    assert len(ds.classes) == 77 and len(ds.train.inputs) == 10003 and len(ds.test.inputs) == 3080
+    assert (ds.test.labels >= 0).all() and np.bincount(ds.test.labels).tolist() == [40] * 77
+
+
 def test_csv_label_errors_name_the_row(tmp_path):
     p = _write(tmp_path / "t.csv", "text,label\na,0\nb,1\nc,5\n")
     with pytest.raises(DataError, match="label 5 in data row 3 is out of range"):

@@ -573,6 +573,32 @@ def _column(header: list[str], name: str, key: str, path: Path) -> int:
     return header.index(name) if name in header else stripped.index(name.strip())
 
 
+def _csv_test_rows(cfg: Any, header: list[str], in_name: str, in_key: str) -> list[tuple[str, str]]:
+    """``data.test_path``: (input, label) rows of the separate test CSV; every row must be labelled."""
+    if not cfg.test_path:
+        return []
+    tpath = resolve_data_path(cfg.test_path)
+    theader, trows = _read_csv_rows(tpath)
+    ci = _column(theader, in_name, in_key, tpath)
+    li = _column(theader, cfg.label_column, "data.label_column", tpath)
+    out = []
+    for r, row in enumerate(trows, start=1):
+        if len(row) <= max(ci, li):
+            raise DataError(
+                f"{tpath}: data row {r} has {len(row)} field(s) but the header has {len(theader)}; "
+                "fix the row (quote fields holding commas or newlines)"
+            )
+        if not row[li].strip():
+            raise DataError(
+                f"{tpath}: data row {r} has no label; every row of data.test_path must be labelled "
+                "(unlabelled rows belong in data.path)"
+            )
+        out.append((row[ci], row[li]))
+    if not out:
+        raise DataError(f"{tpath} (data.test_path) has no data row; give it labelled test rows")
+    return out
+
+
 @DATASETS.register("csv", help="data.path CSV: data.text_column or data.image_column + data.label_column")
 def load_csv(cfg: Any) -> Dataset:
     if not cfg.path:
@@ -596,13 +622,24 @@ def load_csv(cfg: Any) -> Dataset:
                 "fix the row (quote fields holding commas or newlines)"
             )
     values = [row[ci] for row in rows]
-    labels, classes = parse_labels([row[li] for row in rows], str(path))
+    test_rows = _csv_test_rows(cfg, header, in_name, in_key)
+    cells = [row[li] for row in rows] + [row[1] for row in test_rows]
+    all_labels, classes = parse_labels(cells, str(path))
+    labels = all_labels[: len(rows)]
     if not classes:
         raise DataError(
             f"{path}: column {cfg.label_column!r} has no label at all; label at least one row per class"
         )
+    test = None
+    if test_rows:
+        if cfg.image_column:
+            raise DataError(
+                "data.test_path works with text CSVs (data.text_column); for image paths, keep one CSV "
+                "and let data.holdout hold the test part out"
+            )
+        test = Part([row[0] for row in test_rows], all_labels[len(rows) :])
     if cfg.text_column:
-        return Dataset("csv", "text", classes, Part(list(values), labels))
+        return Dataset("csv", "text", classes, Part(list(values), labels), test)
 
     base = path.parent
     paths: list[Path] = []
