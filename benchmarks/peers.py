@@ -1,8 +1,9 @@
-"""SetFit side by side with ssft, on exactly ssft's AG News splits.
+"""SetFit side by side with ssft, on exactly ssft's splits of a text dataset (AG News, Banking77).
 
     pip install -e '.[setfit]'
-    python benchmarks/peers.py --out runs/bench/peers                  # k = 4, 8; seeds 0, 1, 2
+    python benchmarks/peers.py --out runs/bench/peers                  # AG News, k = 4, 8; seeds 0, 1, 2
     python benchmarks/peers.py --out runs/bench/peers --k 16
+    python benchmarks/peers.py --dataset banking77 --out runs/bench/peers-b77 --name peers_banking77
 
 SetFit 1.2 with its few-shot recipe (20 pair-generation iterations, 1 epoch, batch 16, a
 logistic-regression head) fine-tunes the same all-MiniLM-L6-v2 weights that the ``agnews-minilm``
@@ -35,7 +36,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import require_shared, save  # noqa: E402
 
-PRESET = "agnews-minilm"
+#: dataset -> its frozen preset, the shared-data folder, and the data keys that point at a folder
+DATASETS: dict[str, dict[str, Any]] = {
+    "ag_news": {
+        "preset": "agnews-minilm",
+        "trainable": "agnews-minilm-trainable",
+        "shared": "ag_news",
+        "keys": lambda r: [f"data.root={r}"],
+    },
+    "banking77": {
+        "preset": "banking77-minilm",
+        "trainable": "banking77-minilm-trainable",
+        "shared": "banking77",
+        "keys": lambda r: [f"data.path={r}/train.csv", f"data.test_path={r}/test.csv"],
+    },
+}
+DATASET = "ag_news"
+PRESET = DATASETS[DATASET]["preset"]
 #: SetFit's few-shot recipe (its README and paper): pairs from 20 iterations, 1 epoch, batch 16.
 SETFIT_ARGS = {"num_iterations": 20, "num_epochs": 1, "batch_size": 16}
 #: ssft's rows: label -> overrides of the preset (its shipped defaults otherwise).
@@ -50,8 +67,8 @@ SSFT_VARIANTS: dict[str, list[str]] = {
 }
 #: variants that read strong views from the cache (extracted once, measured by views_extraction)
 VIEW_VARIANTS = {"fixmatch"}
-#: variants that run another preset than PRESET (the same data and splits)
-SSFT_PRESETS = {"twinturbo-trainable": "agnews-minilm-trainable"}
+#: variants that run the dataset's trainable preset (the same data and splits) instead of its frozen one
+TRAINABLE_VARIANTS = {"twinturbo-trainable"}
 
 
 def ssft_split(k: int, seed: int, root: Path, max_test: int | None = None) -> dict[str, Any]:
@@ -60,7 +77,7 @@ def ssft_split(k: int, seed: int, root: Path, max_test: int | None = None) -> di
     from ssft.data import load_dataset
     from ssft.data.splits import make_split
 
-    overrides = [f"data.root={root}", f"data.labels_per_class={k}", f"seed={seed}", f"data.split_seed={seed}"]
+    overrides = [*data_keys(root), f"data.labels_per_class={k}", f"seed={seed}", f"data.split_seed={seed}"]
     if max_test:
         overrides.append(f"data.max_test={max_test}")
     cfg = load_config(PRESET, overrides)
@@ -76,6 +93,11 @@ def ssft_split(k: int, seed: int, root: Path, max_test: int | None = None) -> di
         "labeled_indices": split.labeled.tolist(),
         "num_test": int(split.test.size),
     }
+
+
+def data_keys(root: Path) -> list[str]:
+    """The ``--set`` keys that point the dataset's preset at ``root``."""
+    return list(DATASETS[DATASET]["keys"](root))
 
 
 def minilm_folder() -> str:
@@ -158,6 +180,8 @@ def child(k: int, seed: int, root: Path, iterations: int, max_test: int | None, 
         str(iterations),
         "--root",
         str(root),
+        "--dataset",
+        DATASET,
     ]
     if max_test:
         cmd += ["--max-test", str(max_test)]
@@ -178,7 +202,7 @@ def ssft_child(
     run = out / f"{variant}-k{k}-seed{seed}"
     shutil.rmtree(run, ignore_errors=True)
     sets = [
-        f"data.root={root}",
+        *data_keys(root),
         f"data.labels_per_class={k}",
         f"seed={seed}",
         f"data.split_seed={seed}",
@@ -187,7 +211,7 @@ def ssft_child(
     ]
     if cache_dir:
         sets.append(f"cache.dir={cache_dir}")
-    preset = SSFT_PRESETS.get(variant, PRESET)
+    preset = DATASETS[DATASET]["trainable"] if variant in TRAINABLE_VARIANTS else PRESET
     cmd = [sys.executable, "-m", "ssft", "fit", "--config", preset, "--out", str(run)]
     for s in sets:
         cmd += ["--set", s]
@@ -220,7 +244,9 @@ def extraction(root: Path, out: Path, views: bool = False) -> dict[str, Any]:
     if path.is_file():
         return json.loads(path.read_text())
     cache = tempfile.mkdtemp(prefix="ssft-cache-")
-    cmd = [sys.executable, "-m", "ssft", "extract", "--config", PRESET, "--set", f"data.root={root}"]
+    cmd = [sys.executable, "-m", "ssft", "extract", "--config", PRESET]
+    for key in data_keys(root):
+        cmd += ["--set", key]
     if views:
         cmd += ["--set", "method.name=fixmatch"]
     cmd += ["--set", f"cache.dir={cache}", "--set", "train.progress=false"]
@@ -261,7 +287,8 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--iterations", type=int, default=SETFIT_ARGS["num_iterations"])
     p.add_argument("--max-test", type=int, default=None, help="cap the test part (smoke tests only)")
-    p.add_argument("--root", default=None, help="AG News folder (default ../shared/data/ag_news)")
+    p.add_argument("--dataset", default="ag_news", choices=sorted(DATASETS))
+    p.add_argument("--root", default=None, help="the dataset's folder (default ../shared/data/<dataset>)")
     p.add_argument("--name", default="peers", help="result file name under benchmarks/results")
     p.add_argument(
         "--collect", action="store_true", help="only write the table from the runs finished so far"
@@ -276,7 +303,9 @@ def main() -> None:
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)  # "k,seed": the child process
     p.add_argument("--json", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
-    root = Path(args.root) if args.root else require_shared("ag_news")
+    global DATASET, PRESET
+    DATASET, PRESET = args.dataset, DATASETS[args.dataset]["preset"]
+    root = Path(args.root) if args.root else require_shared(DATASETS[DATASET]["shared"])
     if args.one:
         k, seed = (int(v) for v in args.one.split(","))
         row = run_setfit(k, seed, root, args.iterations, args.max_test)

@@ -41,6 +41,12 @@ class Method(nn.Module):
     views: ClassVar[tuple[str, ...]] = ()
     #: the default of ``model.center`` for this method (see :func:`centers_input`)
     center_input: ClassVar[bool] = False
+    #: whether ``train_step`` reads ``x_ulb`` (the unlabelled items themselves); a method that reads
+    #: only their augmented views sets False, and the loop then never encodes them
+    reads_ulb: ClassVar[bool] = True
+    #: view keys used only as targets (no gradient ever flows back through them, e.g. FixMatch's weak
+    #: view): with a trainable backbone the loop encodes them under ``torch.no_grad()``
+    target_views: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self, cfg: MethodConfig, model: SSFTModel, *, class_counts: np.ndarray, seed: int = 0

@@ -94,6 +94,10 @@ class _WeakStrong(Method):
 
     uses_unlabeled = True
     views = ("ulb_w", "ulb_s")
+    # Only the views are read; the weak view's scores are constant targets (every subclass detaches
+    # them), so a trainable backbone encodes it without a graph (as USB does).
+    reads_ulb = False
+    target_views = ("ulb_w",)
     # A cosine head on uncentred frozen features stays too flat for confident pseudo-labels
     # (docs/methods/fixmatch.md, "Centred features").
     center_input = True

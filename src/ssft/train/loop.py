@@ -692,7 +692,7 @@ def train_loop(
                 batch: dict[str, Any] = {
                     "x_lb": source.features(p_lb),
                     "y_lb": torch.as_tensor(labels[split.labeled[lb]], device=device),
-                    "x_ulb": source.features(p_ulb),
+                    "x_ulb": source.features(p_ulb) if method.reads_ulb else None,
                     "step": step,
                     "total_steps": total,
                 }
@@ -702,7 +702,8 @@ def train_loop(
                 for name, stream, kind in view_keys:  # e.g. x_ulb_w, x_ulb_s: one drawn view per item
                     drawn = view_sampler.draw(len(items[stream]) * ddp.world, kind, source.num_views(kind))
                     views = ddp.local(drawn)
-                    batch[name] = source.get_views(items[stream], kind, views)
+                    with torch.set_grad_enabled(name.removeprefix("x_") not in method.target_views):
+                        batch[name] = source.get_views(items[stream], kind, views)
                 terms = train_step(batch)
             loss = terms["loss"]
             values = {
