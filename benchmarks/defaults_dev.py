@@ -147,42 +147,53 @@ CANDIDATES.update(
 )  # fmt: skip
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(
+    datasets: dict[str, tuple[str, list[str]]] = DATASETS,
+    candidates: dict[str, list[str]] = CANDIDATES,
+    common: list[str] = COMMON,
+    *,
+    name: str = "defaults_dev",
+    out: str = "runs/defaults-dev",
+    k: str = "1,4",
+    doc: str | None = __doc__,
+) -> None:
+    """Run ``candidates`` (name -> overrides) on each development dataset of ``datasets`` and rank
+    them by their mean development accuracy; the defaults are this script's own search."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dev", default="runs/dev")
-    p.add_argument("--k", default="1,4")
+    p.add_argument("--k", default=k)
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--datasets", default=",".join(DATASETS))
+    p.add_argument("--datasets", default=",".join(datasets))
     p.add_argument("--only", default="", help="comma-separated candidate names")
-    p.add_argument("--out", default="runs/defaults-dev")
-    p.add_argument("--name", default="defaults_dev")
+    p.add_argument("--out", default=out)
+    p.add_argument("--name", default=name)
     p.add_argument(
         "--collect", action="store_true", help="only tabulate the runs already finished under --out"
     )
     args = p.parse_args()
     rows = []
     for ds in args.datasets.split(",") if args.collect else []:
-        for name in CANDIDATES:
-            for path in sorted((Path(args.out) / ds / name.replace("/", "-")).glob("*/results.json")):
-                rows.append({**json.loads(path.read_text()), "candidate": name, "devset": ds})
+        for cname in candidates:
+            for path in sorted((Path(args.out) / ds / cname.replace("/", "-")).glob("*/results.json")):
+                rows.append({**json.loads(path.read_text()), "candidate": cname, "devset": ds})
     for ds in [] if args.collect else args.datasets.split(","):
-        preset, keys = DATASETS[ds]
-        keys = [k.format(dev=args.dev) for k in keys]
-        for name, cand in CANDIDATES.items():
-            if args.only and name not in args.only.split(","):
+        preset, keys = datasets[ds]
+        keys = [key.format(dev=args.dev) for key in keys]
+        for cname, cand in candidates.items():
+            if args.only and cname not in args.only.split(","):
                 continue
             for r in sweep(
                 preset,
-                Path(args.out) / ds / name.replace("/", "-"),
+                Path(args.out) / ds / cname.replace("/", "-"),
                 grid={"data.labels_per_class": args.k.split(",")},
                 seeds=[int(s) for s in args.seeds.split(",")],
-                overrides=[*keys, *COMMON, *cand],
+                overrides=[*keys, *common, *cand],
                 verbose=False,
             ):
-                r["candidate"], r["devset"] = name, ds
+                r["candidate"], r["devset"] = cname, ds
                 rows.append(r)
                 print(
-                    f"{ds:<13} {name:<28} k={r['labels_per_class']} seed={r['seed']} {r['test_accuracy']:.4f}",
+                    f"{ds:<13} {cname:<28} k={r['labels_per_class']} seed={r['seed']} {r['test_accuracy']:.4f}",
                     flush=True,
                 )
     acc: dict[str, dict[tuple[str, int], list[float]]] = defaultdict(lambda: defaultdict(list))

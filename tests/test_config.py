@@ -1,5 +1,7 @@
 """Config: defaults, presets, overrides, strict keys and types."""
 
+import dataclasses
+
 import pytest
 
 from ssft.config import describe, dump_yaml, from_dict, load_config, parse_override, preset_names
@@ -72,3 +74,19 @@ def test_a_folder_named_like_a_preset_does_not_shadow_it(tmp_path, monkeypatch):
     (tmp_path / "demo").mkdir()  # e.g. `ssft demo --out demo` creates it before loading the preset
     monkeypatch.chdir(tmp_path)
     assert load_config("demo").data.name == "digits"
+
+
+@pytest.mark.parametrize(
+    "presets",
+    [
+        ("agnews-minilm", "banking77-minilm"),
+        ("agnews-minilm-trainable", "banking77-minilm-trainable"),
+    ],
+)
+def test_presets_of_one_modality_share_every_default_but_the_data(presets):
+    """Shipped defaults are the same for every dataset of a modality: only `data` may differ."""
+    cfgs = [dataclasses.asdict(load_config(p)) for p in presets]
+    for c in cfgs:
+        c.pop("data")
+        c.pop("description", None)
+    assert all(c == cfgs[0] for c in cfgs[1:])

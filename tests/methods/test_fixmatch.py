@@ -169,3 +169,49 @@ def test_fixmatch_dist_align_thresholds_the_aligned_probabilities():
     assert "dist.p_model" in m.state_dict()
     assert "dist.p_model" in make("fixmatch").state_dict()  # on by default
     assert "dist.p_model" not in make("fixmatch", dist_align=False).state_dict()
+
+
+def _supcon_by_hand(z: torch.Tensor, y: torch.Tensor, tau: float) -> float:
+    """Khosla et al.'s L_out, written out with loops over anchors and positives."""
+    z = torch.nn.functional.normalize(z.double(), dim=-1)
+    total, anchors = 0.0, 0
+    for i in range(len(y)):
+        others = [a for a in range(len(y)) if a != i]
+        denom = sum(torch.exp(z[i] @ z[a] / tau) for a in others)
+        pos = [p for p in others if y[p] == y[i]]
+        if pos:
+            total += -sum(torch.log(torch.exp(z[i] @ z[p] / tau) / denom) for p in pos).item() / len(pos)
+            anchors += 1
+    return total / anchors
+
+
+@pytest.mark.parametrize("name", ["fixmatch", "freematch", "softmatch"])
+def test_supcon_pairs_each_labelled_item_with_its_strong_view_by_hand(name):
+    m = make(name, lambda_supcon=0.7, supcon_temperature=0.2).eval()  # no dropout: z recomputable
+    assert m.view_keys(m.cfg) == ("ulb_w", "ulb_s", "lb_s")
+    assert make(name).view_keys(make(name).cfg) == ("ulb_w", "ulb_s")  # off: the papers' views only
+    b = view_batch()
+    lb_s = features(6, b["y_lb"], 9)
+    b["x_lb_s"] = type(lb_s)(lb_s.pooled + 0.3, lb_s.tokens + 0.3, None)
+    t = m.train_step(b)
+    z = torch.cat([m.model.head(b["x_lb"]).z, m.model.head(b["x_lb_s"]).z]).detach()
+    y = torch.cat([b["y_lb"], b["y_lb"]])
+    assert t["supcon"].item() == pytest.approx(_supcon_by_hand(z, y, 0.2), rel=1e-4)
+    off = make(name).eval()  # the same model and batch without the term: totals differ by 0.7 x supcon
+    t0 = off.train_step(b)
+    assert "supcon" not in t0
+    assert t["loss"].item() == pytest.approx(t0["loss"].item() + 0.7 * t["supcon"].item(), rel=1e-5)
+    m.zero_grad()
+    t = m.train_step(b)
+    t["supcon"].backward()  # the term reaches the head
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.model.projector.parameters())
+
+
+def test_supcon_keys_are_validated():
+    from ssft.config import load_config
+    from ssft.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="lambda_supcon"):
+        load_config(None, ["method.name=fixmatch", "method.lambda_supcon=-1"])
+    with pytest.raises(ConfigError, match="supcon_temperature"):
+        load_config(None, ["method.name=softmatch", "method.supcon_temperature=0"])

@@ -73,3 +73,33 @@ def test_weak_view_without_grad_leaves_the_step_unchanged(tmp_path, monkeypatch)
 
     wa, wb = load_file(a.run_dir / "model.safetensors"), load_file(b.run_dir / "model.safetensors")
     assert wa.keys() == wb.keys() and all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
+
+
+def test_trainable_run_measures_its_pool_mean_on_the_cached_frozen_features(tmp_path, monkeypatch):
+    """With the head first, the pool mean of ``model.center`` comes from the cache entry the frozen
+    phase reads (the mean a frozen run uses), not from a second pass of the trainable backbone."""
+    from safetensors.torch import load_file
+
+    c = [
+        *FAST,
+        "method.name=fixmatch",
+        f"cache.dir={tmp_path / 'c'}",
+        "cache.strong_views=1",
+        "model.projector=identity",
+    ]
+    frozen = fit(load_config("demo", [*c, "backbone.frozen=true"]), tmp_path / "frozen")
+    calls = []
+    encode = LiveSource.encode
+
+    def counting(self, collated):
+        calls.append(torch.is_grad_enabled())
+        return encode(self, collated)
+
+    monkeypatch.setattr(LiveSource, "encode", counting)
+    tuned = fit(load_config("demo", [*c, "train.head_first_epochs=1"]), tmp_path / "tuned")
+    key = next(k for k in load_file(frozen.run_dir / "model.safetensors") if k.endswith("feature_mean"))
+    mean_frozen = load_file(frozen.run_dir / "model.safetensors")[key]
+    mean_tuned = load_file(tuned.run_dir / "model.safetensors")[key]
+    assert torch.equal(mean_frozen, mean_tuned)
+    # the live backbone ran for the 2 training steps (3 encodes each) and the test part only
+    assert calls[:6] == [True, False, True] * 2

@@ -28,12 +28,31 @@ from ssft.losses import (
     distribution_alignment,
     pseudo_label_loss,
     self_adaptive_fairness_loss,
+    supcon_loss,
 )
 from ssft.methods.base import Batch, Method, register_method
 
 
 @dataclass
-class FixMatchConfig(MethodConfig):
+class WeakStrongConfig(MethodConfig):
+    """Keys every method of the family shares (beyond the papers, off by default)."""
+
+    lambda_supcon: float = doc(
+        0.0,
+        "weight of a supervised contrastive term on the labelled items and their strong views "
+        "(0 = off, the papers' form; beyond the papers: the pair objective SetFit fine-tunes with)",
+    )
+    supcon_temperature: float = doc(0.1, "lambda_supcon > 0: temperature of the contrastive term")
+
+    def validate_shared(self) -> None:
+        if self.lambda_supcon < 0:
+            raise ConfigError("method.lambda_supcon must be >= 0")
+        if self.supcon_temperature <= 0:
+            raise ConfigError("method.supcon_temperature must be > 0")
+
+
+@dataclass
+class FixMatchConfig(WeakStrongConfig):
     threshold: float = doc(
         0.6,
         "confidence threshold τ of the weak-view pseudo-labels (the paper's 0.95 suits a linear head "
@@ -49,6 +68,7 @@ class FixMatchConfig(MethodConfig):
     ema: float = doc(0.99, "dist_align: momentum of the running mean prediction")
 
     def validate(self) -> None:
+        self.validate_shared()
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError("method.threshold must be in [0, 1]")
         if not 0.0 <= self.ema < 1.0:
@@ -60,7 +80,7 @@ class FixMatchConfig(MethodConfig):
 
 
 @dataclass
-class FreeMatchConfig(MethodConfig):
+class FreeMatchConfig(WeakStrongConfig):
     lambda_u: float = doc(1.0, "weight of the unlabelled (pseudo-label) term")
     lambda_fair: float = doc(0.01, "weight of the self-adaptive fairness term (0 = off)")
     ema: float = doc(
@@ -71,6 +91,7 @@ class FreeMatchConfig(MethodConfig):
     ramp: float = doc(0.0, "fraction of the steps over which the unlabelled weights ramp up from 0")
 
     def validate(self) -> None:
+        self.validate_shared()
         if self.lambda_u < 0 or self.lambda_fair < 0:
             raise ConfigError("method.lambda_u and method.lambda_fair must be >= 0")
         if not 0.0 <= self.ema < 1.0:
@@ -102,12 +123,39 @@ class _WeakStrong(Method):
     # (docs/methods/fixmatch.md, "Centred features").
     center_input = True
 
+    @classmethod
+    def view_keys(cls, cfg: MethodConfig) -> tuple[str, ...]:
+        # the contrastive term pairs each labelled item with a strong view of itself
+        return (*cls.views, "lb_s") if getattr(cfg, "lambda_supcon", 0.0) > 0 else cls.views
+
     def forward_views(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
+        """Scores of the labelled items, the weak and the strong views; with ``x_lb_s`` in the
+        batch, the head also runs over it and :meth:`supcon_term` reads the latents."""
         x_w, x_s = _views(batch, self.name)
         x_lb = batch["x_lb"]
         n_lb, n_u = len(x_lb), len(x_w)
-        scores = self.model.head(Features.cat([x_lb, x_w, x_s])).scores
-        return scores[:n_lb], scores[n_lb : n_lb + n_u], scores[n_lb + n_u :]
+        extra = [batch["x_lb_s"]] if "x_lb_s" in batch else []
+        out = self.model.head(Features.cat([x_lb, x_w, x_s, *extra]))
+        self._latents = (out.z[:n_lb], out.z[n_lb + 2 * n_u :]) if extra else None
+        scores = out.scores
+        return scores[:n_lb], scores[n_lb : n_lb + n_u], scores[n_lb + n_u : n_lb + 2 * n_u]
+
+    def supcon_term(self, batch: Batch, loss: Tensor, terms: dict[str, Tensor]) -> Tensor:
+        """``loss + λ_supcon · SupCon`` over the labelled latents and those of their strong views
+        (each item's own view is always a positive), the term logged as ``supcon``; ``loss``
+        unchanged when the term is off. Call after :meth:`forward_views`."""
+        weight = float(getattr(self.cfg, "lambda_supcon", 0.0))
+        latents, self._latents = getattr(self, "_latents", None), None  # hold no graph past the step
+        if weight <= 0 or latents is None:
+            return loss
+        z_lb, z_lb_s = latents
+        y = batch["y_lb"]
+        terms["supcon"] = supcon_loss(
+            embeddings=torch.cat([z_lb, z_lb_s]),
+            targets=torch.cat([y, y]),
+            temperature=float(self.cfg.supcon_temperature),  # type: ignore[attr-defined]
+        )
+        return loss + weight * terms["supcon"]
 
 
 class MeanPrediction(nn.Module):
@@ -157,14 +205,14 @@ class FixMatch(_WeakStrong):
             scores_weak=s_w, scores_strong=s_s, threshold=cfg.threshold, probs_weak=aligned
         )
         ramp = self.ramp(batch)
-        loss = ce + ramp * cfg.lambda_u * parts["loss"]
-        return {
-            "loss": loss,
+        terms = {
             "ce": ce,
             "unsup": parts["loss"],
             "mask_rate": parts["mask_rate"],
             "ramp": torch.tensor(ramp),
         }
+        terms["loss"] = self.supcon_term(batch, ce + ramp * cfg.lambda_u * parts["loss"], terms)
+        return terms
 
 
 class SelfAdaptiveThreshold(nn.Module):
@@ -236,6 +284,6 @@ class FreeMatch(_WeakStrong):
                 label_hist=self.sat.label_hist,
             )
             loss = loss + ramp * cfg.lambda_fair * terms["fair"]
-        terms["loss"] = loss
+        terms["loss"] = self.supcon_term(batch, loss, terms)
         terms["ramp"] = torch.tensor(ramp)
         return terms

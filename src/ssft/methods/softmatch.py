@@ -13,16 +13,16 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ssft.config import MethodConfig, doc
+from ssft.config import doc
 from ssft.distributed import gather
 from ssft.errors import ConfigError
 from ssft.losses import categorical_loss, soft_pseudo_label_loss, truncated_gaussian_weight
 from ssft.methods.base import Batch, register_method
-from ssft.methods.fixmatch import MeanPrediction, _WeakStrong
+from ssft.methods.fixmatch import MeanPrediction, WeakStrongConfig, _WeakStrong
 
 
 @dataclass
-class SoftMatchConfig(MethodConfig):
+class SoftMatchConfig(WeakStrongConfig):
     lambda_u: float = doc(1.0, "weight of the unlabelled (soft-weighted pseudo-label) term")
     ema: float = doc(
         0.99,
@@ -39,6 +39,7 @@ class SoftMatchConfig(MethodConfig):
     ramp: float = doc(0.0, "fraction of the steps over which lambda_u ramps up from 0 (0 = none)")
 
     def validate(self) -> None:
+        self.validate_shared()
         if self.lambda_u < 0:
             raise ConfigError("method.lambda_u must be >= 0")
         if not 0.0 <= self.ema < 1.0:
@@ -107,8 +108,7 @@ class SoftMatch(_WeakStrong):
         labels = (weighted if cfg.align_labels else probs).argmax(dim=-1)
         unsup = soft_pseudo_label_loss(scores_strong=s_s, pseudo_labels=labels, weights=weights)
         ramp = self.ramp(batch)
-        return {
-            "loss": ce + ramp * cfg.lambda_u * unsup,
+        terms = {
             "ce": ce,
             "unsup": unsup,
             "weight_mean": weights.mean(),
@@ -116,3 +116,5 @@ class SoftMatch(_WeakStrong):
             "confidence_var": self.state.conf_var.detach().clone(),
             "ramp": torch.tensor(ramp),
         }
+        terms["loss"] = self.supcon_term(batch, ce + ramp * cfg.lambda_u * unsup, terms)
+        return terms

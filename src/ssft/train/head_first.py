@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,21 +49,56 @@ def head_first_config(cfg: Config) -> Config:
     )
 
 
-def train_head_first(
+@contextmanager
+def frozen(backbone: Backbone) -> Iterator[Backbone]:
+    """The backbone frozen (no gradients, eval mode) inside the block; afterwards exactly the
+    trainable set the run asked for (last blocks, adapters, or everything) and its train/eval mode."""
+    trainable = [(p, p.requires_grad) for p in backbone.parameters()]
+    was_frozen, was_training = backbone.frozen, backbone.training
+    backbone.freeze()
+    try:
+        yield backbone
+    finally:
+        for p, flag in trainable:
+            p.requires_grad_(flag)
+        backbone.frozen = was_frozen
+        backbone.train(was_training)
+
+
+def head_first_sources(
     cfg: Config,
-    run: Path,
-    method: Method,
     dataset: Dataset,
     split: Split,
     backbone: Backbone,
     device: torch.device,
     view_kinds: tuple[str, ...],
+) -> tuple[Any, dict[str, Any]]:
+    """The first phase's training source (cached frozen features, extracted once and shared with
+    frozen runs) and its extraction stats. The run also measures its pool mean (``model.center``)
+    on it, rather than running the trainable backbone over the pool a second time."""
+    from ssft.train.loop import build_sources
+
+    with frozen(backbone):
+        source, _, stats = build_sources(head_first_config(cfg), dataset, split, backbone, device, view_kinds)
+    return source, stats
+
+
+def train_head_first(
+    cfg: Config,
+    run: Path,
+    method: Method,
+    split: Split,
+    labels: np.ndarray,
+    backbone: Backbone,
+    device: torch.device,
+    sources: tuple[Any, dict[str, Any]],
     resume: bool,
 ) -> dict[str, Any]:
-    """Run the first phase (see the module docstring) and return its result fields. Skipped when
-    resuming a run whose second phase has a checkpoint: that checkpoint holds the whole method."""
+    """Run the first phase (see the module docstring) on ``sources`` (:func:`head_first_sources`)
+    and return its result fields. Skipped when resuming a run whose second phase has a checkpoint:
+    that checkpoint holds the whole method."""
     from ssft.distributed import is_main
-    from ssft.train.loop import NullLog, build_sources, train_loop
+    from ssft.train.loop import NullLog, train_loop
     from ssft.train.trackers import open_metrics_log
 
     if resume and (run / "checkpoint.pt").exists():
@@ -69,32 +106,14 @@ def train_head_first(
     sub = run / SUBDIR
     sub.mkdir(parents=True, exist_ok=True)
     cfg1 = head_first_config(cfg)
-    # Freeze for this phase, then give back exactly the trainable set the run asked for (last
-    # blocks, adapters, or everything) and the backbone's train/eval mode.
-    trainable = [(p, p.requires_grad) for p in backbone.parameters()]
-    was_frozen, was_training = backbone.frozen, backbone.training
-    backbone.freeze()
-    try:
-        source, _, stats = build_sources(cfg1, dataset, split, backbone, device, view_kinds)
+    source, stats = sources
+    with frozen(backbone):
         log = open_metrics_log(cfg1, sub) if is_main() else NullLog()  # rank 0 writes (DDP)
         t0 = time.perf_counter()
         steps, extra, _ = train_loop(
-            cfg1,
-            sub,
-            method,
-            split,
-            np.asarray(dataset.train.labels),
-            source,
-            device,
-            log,
-            resume and (sub / "checkpoint.pt").exists(),
+            cfg1, sub, method, split, labels, source, device, log, resume and (sub / "checkpoint.pt").exists()
         )
         seconds = time.perf_counter() - t0 + extra.get("previous_train_seconds", 0.0)
-    finally:
-        for p, flag in trainable:
-            p.requires_grad_(flag)
-        backbone.frozen = was_frozen
-        backbone.train(was_training)
     return {
         "head_first_steps": steps,
         "head_first_seconds": seconds,

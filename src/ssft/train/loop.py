@@ -44,7 +44,7 @@ from ssft.distributed import (
 from ssft.errors import ConfigError, DataError, SsftError, TrainingError
 from ssft.heads.model import SSFTModel
 from ssft.methods import Method, build_method
-from ssft.methods.base import centers_input, method_view_kinds, parse_view_key
+from ssft.methods.base import METHODS, centers_input, method_view_kinds, parse_view_key
 from ssft.precision import autocast as precision_autocast
 from ssft.precision import autocast_dtype
 from ssft.progress import progress_bar
@@ -423,7 +423,13 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     labels = dataset.train.labels
     test_labels = (dataset.train if split.test_source == "train" else dataset.test).labels  # type: ignore[union-attr]
 
-    model = build_model(cfg, backbone, dataset.num_classes, train_src, split, device)
+    first = None  # the head-first phase's cached frozen features (train/head_first.py)
+    if not cfg.backbone.frozen and cfg.train.head_first_epochs and not METHODS.get(cfg.method.name).classical:
+        from ssft.train.head_first import head_first_sources, train_head_first
+
+        first = head_first_sources(cfg, dataset, split, backbone, device, view_kinds)
+        stats["extract_seconds"] += first[1]["extract_seconds"]
+    model = build_model(cfg, backbone, dataset.num_classes, first[0] if first else train_src, split, device)
     counts = np.bincount(labels[split.labeled], minlength=dataset.num_classes)
     method = build_method(cfg.method, model, class_counts=counts, seed=cfg.seed).to(device)
     if method.uses_unlabeled and split.unlabeled.size == 0:
@@ -433,11 +439,8 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
         )
 
     head_first: dict[str, Any] = {}
-    if not cfg.backbone.frozen and cfg.train.head_first_epochs and not method.classical:
-        from ssft.train.head_first import train_head_first
-
-        head_first = train_head_first(cfg, run, method, dataset, split, backbone, device, view_kinds, resume)
-        stats["extract_seconds"] += head_first.get("head_first_extract_seconds", 0.0)
+    if first is not None:
+        head_first = train_head_first(cfg, run, method, split, labels, backbone, device, first, resume)
 
     t_train = time.perf_counter()
     # metrics.jsonl and any train.logger trackers, on rank 0 only under DDP

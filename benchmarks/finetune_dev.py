@@ -1,0 +1,78 @@
+"""Choosing the trainable text recipe on development data (never a test item).
+
+    python benchmarks/dev_split.py --out runs/dev          # AG News development copy (from its pool)
+    python benchmarks/finetune_dev.py --dev runs/dev --k 4,8 --seeds 0,1,2
+
+Development datasets: Banking77's ``train.csv`` alone with 25 % of it held out (its ``test.csv``,
+the benchmark's test part, is never read) and the AG News development copy of ``dev_split.py``.
+Each candidate is one set of overrides of the dataset's frozen preset, the same on every dataset;
+the table ranks them by mean development accuracy (``defaults_dev.py`` does the ranking), and
+``results.json`` of each run keeps its timings, so accuracy can be read against cost.
+
+Candidates: the frozen FixMatch head (the bar), then the backbone fine-tuned after the head
+(``train.head_first_epochs``): the whole encoder or its last blocks, the backbone learning rate,
+the number of steps, the FixMatch family's unlabelled term on live text views, and the token
+budget ``backbone.max_length``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import defaults_dev  # noqa: E402
+
+DATASETS = {
+    "banking77": (
+        "banking77-minilm",
+        ["data.test_path=null", "data.holdout=0.25", "data.max_test=1000"],
+    ),
+    "ag_news": (
+        "agnews-minilm",
+        [
+            "data.name=csv",
+            "data.text_column=text",
+            "data.label_column=label",
+            "data.path={dev}/ag_news_dev.csv",
+            "data.holdout=0.25",
+            "data.max_test=1000",
+        ],
+    ),
+}
+COMMON = ["train.progress=false", "train.threads=1"]
+#: the backbone trains after 5 epochs of the head on the cached frozen features (LP-FT)
+FT = ["backbone.frozen=false", "train.head_first_epochs=5", "train.batch_size=16", "train.log_every=10"]
+FIX = ["method.name=fixmatch"]
+CANDIDATES: dict[str, list[str]] = {
+    "frozen/fixmatch": FIX,
+    "frozen/supervised": ["method.name=supervised"],
+    "ft/fixmatch-full-s60-lr2e-5": [*FIX, *FT, "train.steps=60", "train.backbone_lr=2e-5"],
+    "ft/fixmatch-full-s200-lr2e-5": [*FIX, *FT, "train.steps=200", "train.backbone_lr=2e-5"],
+    "ft/fixmatch-full-s200-lr5e-5": [*FIX, *FT, "train.steps=200", "train.backbone_lr=5e-5"],
+    "ft/fixmatch-last2-s200-lr5e-5": [
+        *FIX,
+        *FT,
+        "backbone.train_blocks=2",
+        "train.steps=200",
+        "train.backbone_lr=5e-5",
+    ],
+    "ft/supervised-full-s200-lr2e-5": [
+        "method.name=supervised",
+        *FT,
+        "train.steps=200",
+        "train.backbone_lr=2e-5",
+    ],
+    "ft/fixmatch-full-s200-lr2e-5-len128": [
+        *FIX,
+        *FT,
+        "train.steps=200",
+        "train.backbone_lr=2e-5",
+        "backbone.max_length=128",
+    ],
+}
+
+if __name__ == "__main__":
+    defaults_dev.main(
+        DATASETS, CANDIDATES, COMMON, name="finetune_dev", out="runs/finetune-dev", k="4", doc=__doc__
+    )
