@@ -64,11 +64,12 @@ SSFT_VARIANTS: dict[str, list[str]] = {
     "supervised": ["method.name=supervised"],
     "twinturbo-trainable": ["method.name=twinturbo"],
     "fixmatch": ["method.name=fixmatch"],
+    "fixmatch-trainable": [],
 }
 #: variants that read strong views from the cache (extracted once, measured by views_extraction)
-VIEW_VARIANTS = {"fixmatch"}
+VIEW_VARIANTS = {"fixmatch", "fixmatch-trainable"}
 #: variants that run the dataset's trainable preset (the same data and splits) instead of its frozen one
-TRAINABLE_VARIANTS = {"twinturbo-trainable"}
+TRAINABLE_VARIANTS = {"twinturbo-trainable", "fixmatch-trainable"}
 
 
 def ssft_split(k: int, seed: int, root: Path, max_test: int | None = None) -> dict[str, Any]:

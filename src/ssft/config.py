@@ -119,6 +119,9 @@ class TrainConfig:
     steps: int | None = doc(None, "total optimiser steps; overrides epochs when set")
     batch_size: int = doc(64, "labelled batch size")
     unlabeled_ratio: int = doc(1, "unlabelled batch size = unlabeled_ratio * batch_size")
+    labeled_per_class: int = doc(
+        0, "labelled batches of batch_size / N classes with N items each (0 = a uniform draw)"
+    )
     lr: float = doc(1e-3, "learning rate of the head")
     backbone_lr: float = doc(1e-5, "learning rate of the trainable backbone parameters (LoRA: its adapters)")
     layer_decay: float = doc(
@@ -319,6 +322,7 @@ def validate(cfg: Config) -> None:
         (cfg.train.epochs >= 1, "train.epochs must be >= 1"),
         (cfg.train.steps is None or cfg.train.steps >= 1, "train.steps must be >= 1"),
         (cfg.train.batch_size >= 1, "train.batch_size must be >= 1"),
+        (cfg.train.labeled_per_class >= 0, "train.labeled_per_class must be >= 0 (0 = a uniform draw)"),
         (cfg.train.unlabeled_ratio >= 1, "train.unlabeled_ratio must be >= 1"),
         (cfg.train.lr > 0, "train.lr must be > 0"),
         (0.0 <= cfg.train.warmup < 1.0, "train.warmup must be in [0, 1)"),

@@ -48,6 +48,7 @@ from ssft.methods.base import METHODS, centers_input, method_view_kinds, parse_v
 from ssft.precision import autocast as precision_autocast
 from ssft.precision import autocast_dtype
 from ssft.progress import progress_bar
+from ssft.train.balanced_stream import labeled_stream
 from ssft.train.ddp import DataParallel
 from ssft.train.optim import constrain_, parameter_groups
 from ssft.train.run_dir import MetricsLog, atomic_write_bytes, atomic_write_text, provenance, write_json
@@ -596,7 +597,7 @@ def train_loop(
     )
     opt = torch.optim.AdamW(groups, lr=tc.lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(total, tc.warmup))
-    lb_stream = IndexStream(split.labeled.size, tc.batch_size * ddp.world, cfg.seed * 1000 + 1)
+    lb_stream = labeled_stream(tc, labels[split.labeled], ddp.world, cfg.seed * 1000 + 1)
     ulb_stream = (
         IndexStream(split.unlabeled.size, ulb_batch, cfg.seed * 1000 + 2)
         if method.uses_unlabeled and split.unlabeled.size
