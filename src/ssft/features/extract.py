@@ -26,6 +26,7 @@ from ssft.features.layout import (
     reduce_tokens,
     remove_tree,
 )
+from ssft.features.validate import completion_record
 from ssft.precision import autocast
 
 log = logging.getLogger(__name__)
@@ -137,10 +138,7 @@ class _Builder:
         if todo:
             meta = self._extract(meta, chunk, todo)
         assert meta is not None
-        atomic_write_json(
-            self.path / "complete.json",
-            {"complete": True, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "n": self.n},
-        )
+        atomic_write_json(self.path / "complete.json", completion_record(self.path, meta))
         return meta
 
     def _batches(self, chunk: int, todo: list[int]) -> list[list[int]]:
