@@ -198,7 +198,6 @@ def build_sources(
     stats: dict[str, Any] = {"extract_seconds": 0.0, "forward_passes": 0, "cache": None}
     test_part = dataset.train if split.test_source == "train" else dataset.test
     assert test_part is not None
-    train_idx = np.unique(np.concatenate([split.labeled, split.validation, split.unlabeled]))
     frozen = cfg.backbone.frozen
     if not (frozen and cfg.cache.enabled):
         return (
@@ -217,6 +216,9 @@ def build_sources(
 
     from ssft.features import cache_key, default_cache_dir
     from ssft.features.sharded import build_store
+    from ssft.train.cache_rows import cache_rows
+
+    train_idx = cache_rows(cfg, dataset, split)  # seed-independent under data.max_unlabeled
 
     root = Path(cfg.cache.dir) if cfg.cache.dir else default_cache_dir()
     fp = backbone.fingerprint()
