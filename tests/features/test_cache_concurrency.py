@@ -112,3 +112,18 @@ def test_checksums_are_recorded_per_chunk(tmp_path):
 
     crcs = json.loads(done)["crc32"]
     assert set(crcs) == {"pooled.f16", "tokens.f16"} and len(crcs["pooled.f16"]) == 10
+
+
+def test_a_meta_json_from_another_backbone_is_named_and_the_entry_rebuilt(tmp_path):
+    first = _build(str(tmp_path))
+    good = first.get(torch.arange(40)).pooled.clone()
+    other = FeatureStore.build(
+        backbone=FakeImageBackbone(dim=12), inputs=_images(), key="other", root=tmp_path, batch_size=4,
+        progress=False,
+    )  # fmt: skip
+    (tmp_path / KEY / "meta.json").write_bytes((other.path / "meta.json").read_bytes())
+    store_module._VERIFIED.clear()
+    with pytest.warns(UserWarning, match=r"entry0 is invalid \(meta.json has key='other'"):
+        again = _build(str(tmp_path))
+    assert again.forward_passes == 10
+    torch.testing.assert_close(again.get(torch.arange(40)).pooled, good, rtol=0, atol=0)

@@ -65,9 +65,10 @@ class Split:
             items = self.item_names(dataset)
             if items is not None:
                 data["items"] = items
+        from ssft.fileio import atomic_write_text
         from ssft.integrity import split_sha256
 
-        path.write_text(json.dumps({**data, "sha256": split_sha256(data)}))
+        atomic_write_text(Path(path), json.dumps({**data, "sha256": split_sha256(data)}))
 
     def item_names(self, dataset: Any) -> dict[str, list[str]] | None:
         """File path (or first 100 characters of text) of every item, per part; None for in-memory
