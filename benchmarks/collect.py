@@ -43,6 +43,7 @@ SECTIONS = [
     ("ssl_mnist", "MNIST and striped MNIST, trainable random ViT from scratch", "benchmarks/ssl_mnist.py"),
     ("throughput", "Feature cache and throughput", "benchmarks/throughput.py"),
     ("reliability", "RELIABILITY", "benchmarks/reliability.py"),
+    ("stress", "Stress and faults: concurrency, kills, corruption, disk full", "benchmarks/stress.py"),
 ]
 
 

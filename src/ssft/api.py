@@ -152,24 +152,22 @@ class Run:
 
 def _restore_lora(backbone: Any, cfg: Config, run: Path) -> None:
     """Inject the run's LoRA adapters into the freshly built base and load their weights."""
-    from safetensors.torch import load_file
-
     from ssft.backbones.lora import LORA_FILE, apply_lora, load_lora_state
+    from ssft.integrity import load_tensors
 
     path = run / LORA_FILE
     if not path.is_file():
         raise ConfigError(f"{run} trained LoRA adapters (backbone.lora=true) but {LORA_FILE} is missing")
     b = cfg.backbone
     apply_lora(backbone, rank=b.lora_rank, alpha=b.lora_alpha, dropout=b.lora_dropout, targets=b.lora_targets)
-    load_lora_state(backbone, load_file(str(path)))
+    load_lora_state(backbone, load_tensors(path))
 
 
 def load_run(run_dir: str | Path, device: str = "auto") -> Run:
     """Rebuild a run's model from ``config.yaml`` and ``model.safetensors``."""
-    from safetensors.torch import load_file
-
     from ssft.backbones import build_backbone
     from ssft.heads.model import SSFTModel
+    from ssft.integrity import load_tensors
     from ssft.methods import build_method
     from ssft.methods.base import centers_input
 
@@ -188,7 +186,7 @@ def load_run(run_dir: str | Path, device: str = "auto") -> Run:
     backbone.freeze()
     model = SSFTModel(backbone, cfg.model, len(classes), center=centers_input(cfg))
     method = build_method(cfg.method, model, class_counts=np.ones(len(classes)), seed=cfg.seed)
-    tensors = load_file(str(run / "model.safetensors"))
+    tensors = load_tensors(run / "model.safetensors")
     if hasattr(method, "load_state_arrays"):
         method.load_state_arrays(tensors)
     state = {k: v for k, v in tensors.items() if not k.startswith("baseline.")}

@@ -303,10 +303,22 @@ class Backbone(nn.Module, ABC):
         h.update(self.name.encode())
         h.update(repr(self.preprocess).encode())
         h.update(getattr(self, "revision_id", "").encode())
-        for k, v in sorted(self.state_dict().items()):
+        for k, v in sorted(fingerprint_state(self).items()):
             h.update(k.encode())
             # A strided sample keeps this fast on large models while catching any reload.
             flat = v.detach().reshape(-1)
             step = max(1, flat.numel() // 4096)
             h.update(flat[::step].float().cpu().numpy().tobytes())
         return h.hexdigest()[:16]
+
+
+def fingerprint_state(module: nn.Module) -> dict[str, Tensor]:
+    """The weights that decide a backbone's outputs, under the plain model's names. LoRA adapters
+    whose ``B`` is still zero (as injected, before any update) change nothing, so they are left
+    out and the wrapped base weights keep their own names: the head-first phase of a LoRA run then
+    has the fingerprint of the frozen backbone and shares its cache entries."""
+    state = module.state_dict()
+    adapters = {k: v for k, v in state.items() if ".lora_A." in k or ".lora_B." in k}
+    if not adapters or any(bool(v.any()) for k, v in adapters.items() if ".lora_B." in k):
+        return state
+    return {k.replace(".base_layer.", "."): v for k, v in state.items() if k not in adapters}

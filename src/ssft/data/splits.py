@@ -65,7 +65,10 @@ class Split:
             items = self.item_names(dataset)
             if items is not None:
                 data["items"] = items
-        path.write_text(json.dumps(data))
+        from ssft.fileio import atomic_write_text
+        from ssft.integrity import split_sha256
+
+        atomic_write_text(Path(path), json.dumps({**data, "sha256": split_sha256(data)}))
 
     def item_names(self, dataset: Any) -> dict[str, list[str]] | None:
         """File path (or first 100 characters of text) of every item, per part; None for in-memory
@@ -92,7 +95,11 @@ class Split:
 
     @classmethod
     def load(cls, path: Path) -> Split:
-        return cls.from_json(json.loads(Path(path).read_text()))
+        from ssft.integrity import check_split
+
+        data = json.loads(Path(path).read_text())
+        check_split(Path(path), data)
+        return cls.from_json(data)
 
 
 def _class_names(classes: list[str] | None, c: int) -> str:

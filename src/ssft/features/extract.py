@@ -26,6 +26,8 @@ from ssft.features.layout import (
     reduce_tokens,
     remove_tree,
 )
+from ssft.features.validate import completion_record
+from ssft.fileio import before_write, is_disk_full
 from ssft.precision import autocast
 
 log = logging.getLogger(__name__)
@@ -137,10 +139,7 @@ class _Builder:
         if todo:
             meta = self._extract(meta, chunk, todo)
         assert meta is not None
-        atomic_write_json(
-            self.path / "complete.json",
-            {"complete": True, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "n": self.n},
-        )
+        atomic_write_json(self.path / "complete.json", completion_record(self.path, meta))
         return meta
 
     def _batches(self, chunk: int, todo: list[int]) -> list[list[int]]:
@@ -343,8 +342,14 @@ class _Builder:
                 if self._remaining[c] == 0:
                     self._mark_done(c)
             return len(rows)
-        except BaseException:
+        except BaseException as e:
             self._failed = True  # later batches are not written: the error stands
+            if is_disk_full(e):
+                raise CacheError(
+                    f"no space left on the device writing cache entry {self.path}; the chunks already "
+                    "written are kept and the next run resumes the extraction: free some space (or set "
+                    "cache.dir / SSFT_CACHE elsewhere) and run again"
+                ) from None
             raise
 
     def _mark_done(self, c: int) -> None:
@@ -369,6 +374,7 @@ class _Builder:
                 continue
             row_bytes = arr[0].nbytes
             f = self._files[name]
+            before_write(self.path / name, int(arr.nbytes))
             if consecutive:
                 f.seek(int(r[0]) * row_bytes)
                 f.write(np.ascontiguousarray(arr).tobytes())

@@ -28,6 +28,7 @@ from ssft.distributed import (
 from ssft.errors import CacheError
 from ssft.features.layout import atomic_write_json, entry_lock, expected_sizes, read_json, remove_tree
 from ssft.features.store import FeatureStore
+from ssft.features.validate import completion_record
 
 
 def build_store(**kwargs: Any) -> FeatureStore:
@@ -113,8 +114,8 @@ def assemble(root: Path, key: str, world: int, *, n: int, chunk: int, user: dict
         if not (path / "complete.json").exists():
             _write(path, parts, meta, n)
     for p in parts:
-        remove_tree(p)
-        p.with_name(p.name + ".lock").unlink(missing_ok=True)
+        with entry_lock(p):
+            remove_tree(p)
 
 
 def _write(path: Path, parts: list[Path], meta: dict[str, Any], n: int) -> None:
@@ -138,12 +139,4 @@ def _write(path: Path, parts: list[Path], meta: dict[str, Any], n: int) -> None:
         f.flush()
         os.fsync(f.fileno())
     atomic_write_json(path / "meta.json", meta)
-    atomic_write_json(
-        path / "complete.json",
-        {
-            "complete": True,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "n": n,
-            "assembled_from": len(parts),
-        },
-    )
+    atomic_write_json(path / "complete.json", completion_record(path, meta, assembled_from=len(parts)))

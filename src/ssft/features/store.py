@@ -22,11 +22,34 @@ from ssft.features.layout import (
     default_cache_dir,
     dir_size,
     entry_lock,
+    entry_lock_nowait,
     expected_sizes,
     is_entry,
     read_json,
     remove_tree,
 )
+from ssft.features.validate import judge_entry, verify_checksums
+
+#: Entries whose checksums this process has verified, by (path, complete.json mtime): an entry
+#: is read back and checked on its first open only.
+_VERIFIED: set[tuple[str, int]] = set()
+
+
+def _stamp(path: Path) -> tuple[str, int]:
+    try:
+        return str(path.resolve()), (path / "complete.json").stat().st_mtime_ns
+    except OSError:
+        return str(path), -1
+
+
+def _discard(path: Path, reason: str) -> None:
+    """Delete an unusable entry, with a warning naming why. Call only while holding its lock."""
+    if read_json(path / "meta.json") is not None or any((path / f).exists() for f in FILES):
+        warnings.warn(
+            f"feature cache entry {path} is invalid ({reason}); deleting it and extracting again",
+            stacklevel=4,
+        )
+    remove_tree(path)
 
 
 class FeatureStore:
@@ -107,18 +130,40 @@ class FeatureStore:
         if known_tokens is not None:
             expect["tokens"] = known_tokens
 
-        existing = cls._check_entry(path, expect)
-        if existing is not None and (path / "complete.json").exists():
-            return cls(path, existing, forward_passes=0)
+        hit = cls._open_complete(path, expect, locked=False)
+        if hit is not None:
+            return hit
         with entry_lock(path):
-            # another process may have filled the entry while this one waited for the lock
-            existing = cls._check_entry(path, expect)
-            if existing is not None and (path / "complete.json").exists():
-                return cls(path, existing, forward_passes=0)
+            # Only here, holding the lock, may an unusable entry be deleted: outside it, an entry
+            # that looks incomplete may simply be one another process is still writing.
+            hit = cls._open_complete(path, expect, locked=True)
+            if hit is not None:
+                return hit
+            existing, reason = judge_entry(path, expect)
+            if reason is not None:
+                _discard(path, reason)
             return cls._extract(
                 path, expect, existing, backbone, inputs, grid, batch_size, device, num_workers,
                 progress, meta, compile, precision,
             )  # fmt: skip
+
+    @classmethod
+    def _open_complete(cls, path: Path, expect: dict[str, Any], *, locked: bool) -> FeatureStore | None:
+        """The entry as a cache hit when it is complete, matches ``expect`` and its chunks pass
+        their CRC32 check; None otherwise. Deletes nothing unless ``locked`` (the caller holds
+        the entry lock) and the chunks are damaged."""
+        meta, _reason = judge_entry(path, expect)
+        if meta is None or not (path / "complete.json").exists():
+            return None
+        stamp = _stamp(path)
+        if stamp not in _VERIFIED:
+            damage = verify_checksums(path, meta)
+            if damage is not None:
+                if locked:
+                    _discard(path, damage)
+                return None
+            _VERIFIED.add(stamp)
+        return cls(path, meta, forward_passes=0)
 
     @classmethod
     def _extract(
@@ -172,50 +217,6 @@ class FeatureStore:
             return int(max_length)
         if store == "reduced":
             return int(backbone.num_prefix_tokens) + grid * grid
-        return None
-
-    @staticmethod
-    def _check_entry(path: Path, expect: dict[str, Any]) -> dict[str, Any] | None:
-        """The entry's meta when it is usable (complete or resumable); otherwise delete it."""
-        if not path.exists():
-            return None
-        meta = read_json(path / "meta.json")
-        reason = None
-        if meta is None:
-            reason = "meta.json is missing or unreadable"
-        else:
-            for k, v in expect.items():
-                if meta.get(k) != v:
-                    reason = f"meta.json has {k}={meta.get(k)!r}, expected {v!r}"
-                    break
-        if reason is None:
-            assert meta is not None
-            try:
-                chunk = int(meta["chunk"])
-                if chunk < 1 or int(meta["num_chunks"]) != -(-int(meta["n"]) // chunk):
-                    reason = f"meta.json has an inconsistent chunk size {chunk}"
-                else:
-                    for name, size in expected_sizes(meta).items():
-                        f = path / name
-                        actual = f.stat().st_size if f.exists() else None
-                        if actual != size:
-                            reason = f"{name} is {actual} bytes, expected {size}"
-                            break
-            except (KeyError, TypeError, ValueError) as e:
-                reason = f"meta.json lacks a valid field ({e})"
-        if reason is None and (path / "complete.json").exists():
-            assert meta is not None
-            done = np.fromfile(path / "done.u8", dtype=np.uint8)
-            if not done.all():
-                reason = "complete.json is present but some chunks are not marked done"
-        if reason is None:
-            return meta
-        if meta is not None or any((path / f).exists() for f in FILES):
-            warnings.warn(
-                f"feature cache entry {path} is invalid ({reason}); deleting it and extracting again",
-                stacklevel=3,
-            )
-        remove_tree(path)
         return None
 
     # -- reading --------------------------------------------------------------------------------
@@ -372,6 +373,12 @@ def remove_cache(key_or_prefix: str, root: str | Path | None = None) -> list[Pat
     for p in matched:
         if p.resolve().parent != base:
             raise CacheError(f"refusing to remove {p}: it is not directly inside the cache folder {root}")
-        remove_tree(p)
+        with entry_lock_nowait(p) as held:
+            if not held:
+                raise CacheError(
+                    f"cache entry {p.name} is being written by another process (its lock is held); "
+                    "wait for that run to finish, then remove it"
+                )
+            remove_tree(p)
         removed.append(p)
     return removed

@@ -43,6 +43,7 @@ from ssft.distributed import (
 )
 from ssft.errors import ConfigError, DataError, SsftError, TrainingError
 from ssft.heads.model import SSFTModel
+from ssft.integrity import save_tensors, write_checkpoint
 from ssft.methods import Method, build_method
 from ssft.methods.base import METHODS, centers_input, method_view_kinds, parse_view_key
 from ssft.precision import autocast as precision_autocast
@@ -51,7 +52,7 @@ from ssft.progress import progress_bar
 from ssft.train.balanced_stream import labeled_stream
 from ssft.train.ddp import DataParallel
 from ssft.train.optim import constrain_, parameter_groups
-from ssft.train.run_dir import MetricsLog, atomic_write_bytes, atomic_write_text, provenance, write_json
+from ssft.train.run_dir import MetricsLog, atomic_write_text, provenance, write_json
 from ssft.train.runtime import PeakMemory, deterministic, rng_state, set_rng_state
 from ssft.train.streams import (
     CachedSource,
@@ -199,7 +200,6 @@ def build_sources(
     stats: dict[str, Any] = {"extract_seconds": 0.0, "forward_passes": 0, "cache": None}
     test_part = dataset.train if split.test_source == "train" else dataset.test
     assert test_part is not None
-    train_idx = np.unique(np.concatenate([split.labeled, split.validation, split.unlabeled]))
     frozen = cfg.backbone.frozen
     if not (frozen and cfg.cache.enabled):
         return (
@@ -218,6 +218,9 @@ def build_sources(
 
     from ssft.features import cache_key, default_cache_dir
     from ssft.features.sharded import build_store
+    from ssft.train.cache_rows import cache_rows
+
+    train_idx = cache_rows(cfg, dataset, split)  # seed-independent under data.max_unlabeled
 
     root = Path(cfg.cache.dir) if cfg.cache.dir else default_cache_dir()
     fp = backbone.fingerprint()
@@ -540,17 +543,13 @@ def load_trained_state(method: Method, state: dict[str, Any]) -> None:
 
 
 def save_weights(method: Method, path: Path) -> None:
-    from safetensors.torch import save
-
     backbone = method.model.backbone
     lora = has_lora(backbone)
     # A frozen or LoRA-adapted base is rebuilt from backbone.name: saving it would only copy the
     # pretrained weights. LoRA's adapters go to their own small file.
     skip_backbone = lora or not backbone_trains(backbone)
     if lora:
-        atomic_write_bytes(
-            path.with_name(LORA_FILE), save(lora_state_dict(backbone), metadata={"format": "ssft-lora"})
-        )
+        save_tensors(path.with_name(LORA_FILE), lora_state_dict(backbone), "ssft-lora")
     tensors = {}
     for k, v in method.state_dict().items():
         if not isinstance(v, torch.Tensor):
@@ -566,7 +565,7 @@ def save_weights(method: Method, path: Path) -> None:
         if v.data_ptr() in seen and v.numel():
             tensors[k] = v.clone()
         seen.add(tensors[k].data_ptr())
-    atomic_write_bytes(path, save(tensors, metadata={"format": "ssft"}))
+    save_tensors(path, tensors, "ssft")
 
 
 def train_loop(
@@ -672,7 +671,7 @@ def train_loop(
 
         buf = io.BytesIO()
         torch.save(state, buf)
-        atomic_write_bytes(ckpt_path, buf.getvalue())
+        write_checkpoint(ckpt_path, buf.getvalue())
 
     def validate(step: int) -> None:
         if split.validation.size == 0:
@@ -768,8 +767,17 @@ def train_loop(
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Load a training checkpoint with ``weights_only=True`` (no arbitrary code)."""
+    import io
+
+    from ssft.integrity import check_checkpoint
+
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        payload = Path(path).read_bytes()
+    except OSError as e:
+        raise TrainingError(f"checkpoint {path} is unreadable ({e.strerror}); delete it to restart") from None
+    check_checkpoint(Path(path), payload)
+    try:
+        return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception as e:  # a torn or corrupt file: refuse it, never half-load
         raise TrainingError(
             f"checkpoint {path} is unreadable ({type(e).__name__}); delete it to restart"
