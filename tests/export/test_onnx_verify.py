@@ -1,0 +1,57 @@
+"""The ONNX file reproduces ssft on every test item (within 1e-3, same class), for any batch
+size, and the verification refuses an export that does not."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ssft.api import load_run
+from ssft.export import ExportError, export_onnx, onnx_inputs, verify
+from ssft.export.engine import session
+from ssft.export.verify import compare, sample_test_items
+
+
+@pytest.mark.parametrize("which", ["image", "text"])
+def test_the_export_matches_ssft_on_every_test_item(which, request):
+    folder = request.getfixturevalue(f"{which}_folder")
+    run = load_run(request.getfixturevalue(f"{which}_run"), device="cpu")
+    check = json.loads((folder / "verification.json").read_text())
+    assert check["items"] == run.results["num_test"]
+    assert check["same_class"] == check["items"]
+    assert check["max_abs_diff"] <= 1e-3
+    # recomputed here, independently of the stored report
+    ref, got = compare(run, session(folder / "model.onnx"), sample_test_items(run, 10_000))
+    assert np.abs(ref - got).max() <= 1e-3
+    assert (ref.argmax(1) == got.argmax(1)).all()
+
+
+@pytest.mark.parametrize("which", ["image", "text"])
+def test_any_batch_size_runs(which, request):
+    folder = request.getfixturevalue(f"{which}_folder")
+    run = load_run(request.getfixturevalue(f"{which}_run"), device="cpu")
+    items = sample_test_items(run, 7)
+    sess = session(folder / "model.onnx")
+    whole = sess.run(None, onnx_inputs(run, items))[0]
+    one = np.concatenate([sess.run(None, onnx_inputs(run, [x]))[0] for x in items])
+    assert whole.shape == (7, len(run.classes))
+    np.testing.assert_allclose(whole, one, atol=1e-5)
+
+
+def test_verification_refuses_an_export_that_differs(image_run, image_folder):
+    run = load_run(image_run, device="cpu")
+    with torch.no_grad():
+        for p in run.method.model.classifier.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+    with pytest.raises(ExportError, match="does not reproduce ssft"):
+        verify(run, image_folder / "model.onnx", items=32)
+
+
+def test_a_text_export_verifies_with_its_own_file(text_run, tmp_path):
+    run = load_run(text_run, device="cpu")
+    path = export_onnx(run, tmp_path / "m.onnx")
+    check = verify(run, path, items=8)
+    assert check.items == 8 and check.same_class == 8 and check.max_abs_diff <= 1e-3
