@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from ssft.api import load_run
 from ssft.errors import ConfigError
 from ssft.export import OnnxPredictor
-from ssft.export.card import sibling_results
+from ssft.export.card import _results_table, sibling_results
 from ssft.export.verify import sample_test_items
 
 FILES = {"model.onnx", "model.safetensors", "config.yaml", "config.json", "preprocessing.json", "README.md"}
@@ -72,3 +72,18 @@ def test_spread_over_seeds_beside_the_run(tmp_path):
         dir=tmp_path / "r0", results=json.loads((tmp_path / "r0/results.json").read_text())
     )
     assert sibling_results(run) == {"a": [0.5, 0.7], "b": [0.9]}
+    run.cfg = types.SimpleNamespace(method=types.SimpleNamespace(name="a"))
+    table = _results_table(run)
+    assert "| a (this model) | 2 | 60.0 ± 14.1 |" in table  # sample std of 50 and 70
+    assert "| b | 1 | 90.0 (one seed: no spread) |" in table
+
+
+def test_the_saved_tokenizer_truncates_and_pads_as_ssft(text_folder, text_run, tmp_path):
+    from ssft.export.folder import save_tokenizer
+
+    run = load_run(text_run, device="cpu")  # fresh: its tokenizer has not been called yet
+    save_tokenizer(run, tmp_path / "tokenizer.json")
+    saved = json.loads((tmp_path / "tokenizer.json").read_text())
+    assert saved["truncation"]["max_length"] == run.method.model.backbone.preprocess.max_length
+    assert saved["padding"]["strategy"] == "BatchLongest"
+    assert saved["padding"]["pad_id"] == run.method.model.backbone.tokenizer.pad_token_id
