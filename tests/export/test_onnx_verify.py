@@ -55,3 +55,22 @@ def test_a_text_export_verifies_with_its_own_file(text_run, tmp_path):
     path = export_onnx(run, tmp_path / "m.onnx")
     check = verify(run, path, items=8)
     assert check.items == 8 and check.same_class == 8 and check.max_abs_diff <= 1e-3
+
+
+def test_a_lora_run_exports_with_its_adapters_merged(tmp_path):
+    pytest.importorskip("peft")
+    from ssft.backbones.lora import has_lora
+    from ssft.config import load_config
+    from ssft.train.loop import fit
+
+    overrides = [
+        "backbone.frozen=false",
+        "backbone.lora=true",
+        "train.steps=2",
+        f"cache.dir={tmp_path / 'c'}",
+    ]
+    run = load_run(fit(load_config("demo", overrides), tmp_path / "run").run_dir, device="cpu")
+    assert has_lora(run.method.model.backbone)
+    check = verify(run, export_onnx(run, tmp_path / "m.onnx"), items=16)
+    assert not has_lora(run.method.model.backbone)  # merged: the graph holds plain weights
+    assert check.same_class == 16 and check.max_abs_diff <= 1e-3
