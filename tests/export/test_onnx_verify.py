@@ -74,3 +74,18 @@ def test_a_lora_run_exports_with_its_adapters_merged(tmp_path):
     check = verify(run, export_onnx(run, tmp_path / "m.onnx"), items=16)
     assert not has_lora(run.method.model.backbone)  # merged: the graph holds plain weights
     assert check.same_class == 16 and check.max_abs_diff <= 1e-3
+
+
+def test_a_changed_class_fails_even_within_the_tolerance(monkeypatch):
+    import types
+
+    import ssft.export.engine as engine
+    import ssft.export.verify as v
+
+    ref = np.array([[0.5004, 0.4996], [0.9, 0.1]])
+    got = np.array([[0.4996, 0.5004], [0.9, 0.1]])  # 8e-4 apart, but the first item's class flips
+    monkeypatch.setattr(v, "sample_test_items", lambda run, limit: [0, 1])
+    monkeypatch.setattr(v, "compare", lambda run, session, items: (ref, got))
+    monkeypatch.setattr(engine, "session", lambda path: None)
+    with pytest.raises(ExportError, match="same class on 1/2"):
+        verify(types.SimpleNamespace(dir="run"), "m.onnx", items=2)
