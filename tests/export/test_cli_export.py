@@ -59,3 +59,26 @@ def test_a_missing_onnxruntime_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import now raises ImportError
     with pytest.raises(ConfigError, match=r"pip install 'ssft\[onnx\]'"):
         require("onnxruntime")
+
+
+def test_run_predict_onnx_re_exports_after_the_weights_change(text_run):
+    import os
+
+    from ssft.api import load_run
+
+    run = load_run(text_run, device="cpu")
+    first = run.predict(["alpha beta"], engine="onnx")
+    graph = text_run / "onnx" / "model.onnx"
+    made = graph.stat().st_mtime
+    weights = text_run / "model.safetensors"
+    os.utime(weights, (made + 10, made + 10))  # as a resumed run rewrites its weights
+    again = run.predict(["alpha beta"], engine="onnx")
+    assert graph.stat().st_mtime > made
+    np.testing.assert_allclose(again.probabilities, first.probabilities, atol=1e-6)
+
+
+def test_an_unknown_engine_is_refused():
+    from ssft.api import Run
+
+    with pytest.raises(ConfigError, match="unknown prediction engine 'tensorrt'"):
+        Run.predict(None, [], engine="tensorrt")  # type: ignore[arg-type]

@@ -84,9 +84,11 @@ def require_tokenizers() -> Any:
 
 
 def run_predictor(run: Any) -> OnnxPredictor:
-    """The predictor of a loaded run: its folder ``RUN/onnx`` is exported (and verified) on first use."""
+    """The predictor of a loaded run: its folder ``RUN/onnx`` is exported (and verified) on first
+    use, and again when the run's weights are newer than it (a resumed run)."""
     folder = run.dir / "onnx"
-    if not (folder / "model.onnx").is_file():
+    graph, weights = folder / "model.onnx", run.dir / "model.safetensors"
+    if not graph.is_file() or graph.stat().st_mtime < weights.stat().st_mtime:
         from ssft.export.folder import export_folder
 
         export_folder(run, folder)
