@@ -38,6 +38,11 @@ SECTIONS = [
     ),
     ("peers", "SetFit side by side with ssft, on ssft's AG News splits", "benchmarks/peers.py"),
     ("effnet_speed", "EfficientNet-Lite0 extraction speed on CPU", "benchmarks/effnet_speed.py"),
+    (
+        "inference",
+        "CPU prediction: torch eager against onnxruntime on the ONNX export",
+        "benchmarks/inference.py",
+    ),
     ("gpu", "The input pipeline: share of the raw model (GPU) and its own cost (CPU)", "benchmarks/gpu.py"),
     ("ssl_agnews", "AG News with the previous defaults (superseded)", "benchmarks/ssl_agnews.py"),
     ("ssl_mnist", "MNIST and striped MNIST, trainable random ViT from scratch", "benchmarks/ssl_mnist.py"),

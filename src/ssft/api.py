@@ -70,9 +70,18 @@ class Run:
 
         return json.loads((self.dir / "results.json").read_text())
 
-    def predict(self, inputs: Sequence[Any], batch_size: int = 64) -> Prediction:
-        """Class probabilities for raw inputs: image paths, uint8 arrays, or texts."""
+    def predict(self, inputs: Sequence[Any], batch_size: int = 64, engine: str = "torch") -> Prediction:
+        """Class probabilities for raw inputs: image paths, uint8 arrays, or texts; ``engine="onnx"``
+        runs the run's verified ONNX export (``RUN/onnx``, made on first use) in onnxruntime."""
         from ssft.data.base import read_image
+
+        if engine == "onnx":
+            from ssft.export.engine import run_predictor
+
+            p = run_predictor(self).predict_proba(list(inputs), batch_size)
+            return Prediction(p.argmax(1), p, self.classes)
+        if engine != "torch":
+            raise ConfigError(f"unknown prediction engine {engine!r}; use 'torch' or 'onnx'")
 
         backbone = self.method.model.backbone
         raw: list[Any] = []

@@ -117,7 +117,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     modality = run.method.model.backbone.modality
     inputs, ids = _read_predict_inputs(Path(args.input), args.column, modality)
     check_modality(ids, modality, source=args.input, backbone=run.cfg.backbone.name)
-    pred = run.predict(inputs)
+    pred = run.predict(inputs, engine=args.engine)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as f:
@@ -373,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--column", help="CSV column holding the inputs")
     pr.add_argument("--out", required=True, help="CSV to write (input, class, p_<class>...)")
     pr.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    pr.add_argument(
+        "--engine", choices=("torch", "onnx"), default="torch", help="onnx: onnxruntime (docs/export.md)"
+    )
     pr.set_defaults(func=cmd_predict)
 
     d = sub.add_parser("demo", help="offline demo: digits, a random backbone, every method, a table")
@@ -472,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="PNG to write")
     s.add_argument("--n", type=int, default=32, help="number of samples")
     s.set_defaults(func=cmd_show_data)
+    from ssft.cli_export import register as register_export
+
+    register_export(sub)
     return p
 
 

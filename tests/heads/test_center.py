@@ -85,8 +85,8 @@ def test_a_run_saves_the_pool_mean_and_a_loaded_run_applies_it(tmp_path):
 
     ds = load_dataset(cfg.data)
     assert split["test_source"] == "train"
-    test_items = [ds.train.inputs[i] for i in split["test"]]
-    pred = run.predict(test_items).probabilities.argmax(1)
+    sample_test_items = [ds.train.inputs[i] for i in split["test"]]
+    pred = run.predict(sample_test_items).probabilities.argmax(1)
     y = ds.train.labels[split["test"]]
     assert float((pred == y).mean()) == pytest.approx(res["test_accuracy"], abs=1e-9)
 
