@@ -472,6 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="PNG to write")
     s.add_argument("--n", type=int, default=32, help="number of samples")
     s.set_defaults(func=cmd_show_data)
+    from ssft.cli_suggest import register as register_suggest  # ssft suggest (its own file)
+
+    register_suggest(sub)
     return p
 
 
