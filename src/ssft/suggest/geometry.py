@@ -52,14 +52,20 @@ def neighbours(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return NearestNeighbors(n_neighbors=k).fit(x).kneighbors(x)
 
 
-def coverage_radius(x: np.ndarray, n_clusters: int, seed: int, purity: float = 0.95) -> float:
+def coverage_radius(
+    x: np.ndarray,
+    n_clusters: int,
+    seed: int,
+    purity: float = 0.95,
+    near: tuple[np.ndarray, np.ndarray] | None = None,
+) -> float:
     """The largest radius whose balls stay within one k-means cluster for ``purity`` of the items.
 
     ProbCover (Yehuda et al., NeurIPS 2022) picks its radius this way: balls that rarely cross a
     cluster boundary rarely mix classes, so covering them spreads labels over the classes.
     """
     labels = kmeans(x, n_clusters, seed)
-    dist, idx = neighbours(x, MAX_BALL)
+    dist, idx = near if near is not None else neighbours(x, MAX_BALL)
     crosses = labels[idx] != labels[:, None]  # (n, MAX_BALL), sorted by distance
     # first distance at which each item's ball holds another cluster's item
     # (a ball with no other cluster within MAX_BALL neighbours counts as pure up to its farthest one)
@@ -67,9 +73,12 @@ def coverage_radius(x: np.ndarray, n_clusters: int, seed: int, purity: float = 0
     return max(float(np.quantile(first, 1.0 - purity)), 1e-6)
 
 
-def balls(x: np.ndarray, radius: float) -> list[np.ndarray]:
-    """For each row, the rows within ``radius`` of it (itself included; at most ``MAX_BALL``)."""
-    dist, idx = neighbours(x, MAX_BALL)
+def balls(
+    x: np.ndarray, radius: float, near: tuple[np.ndarray, np.ndarray] | None = None
+) -> list[np.ndarray]:
+    """For each row, the rows within ``radius`` of it (itself included; at most ``MAX_BALL``);
+    ``near``: the ``neighbours(x, MAX_BALL)`` already computed."""
+    dist, idx = near if near is not None else neighbours(x, MAX_BALL)
     return [row[d <= radius] for d, row in zip(dist, idx, strict=True)]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ssft.suggest.fill import fill_random
-from ssft.suggest.geometry import balls, coverage_radius, greedy_cover
+from ssft.suggest.geometry import MAX_BALL, balls, coverage_radius, greedy_cover, neighbours
 from ssft.suggest.registry import Context, Picks, strategy
 
 
@@ -18,8 +18,11 @@ def coverage(ctx: Context, n_clusters: int, seed: int) -> tuple[float, list[np.n
     """The coverage radius and balls of a pool, computed once per context."""
     key = f"balls:{n_clusters}:{seed}"
     if key not in ctx.cache:
-        radius = coverage_radius(ctx.features, n_clusters, seed)
-        ctx.cache[key] = (radius, balls(ctx.features, radius))
+        if "near" not in ctx.cache:  # the pool's nearest neighbours, shared by every radius
+            ctx.cache["near"] = neighbours(ctx.features, MAX_BALL)
+        near = ctx.cache["near"]
+        radius = coverage_radius(ctx.features, n_clusters, seed, near=near)  # type: ignore[arg-type]
+        ctx.cache[key] = (radius, balls(ctx.features, radius, near=near))  # type: ignore[arg-type]
     return ctx.cache[key]  # type: ignore[return-value]
 
 

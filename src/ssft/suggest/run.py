@@ -36,6 +36,8 @@ class Pool:
     features: np.ndarray
     dataset: Any
     source: Any = None  # the cached feature source (a trained run predicts from it)
+    split: Split | None = None  # the whole pool unlabelled, and the test part (see pool_split)
+    test_source: Any = None  # the test part's cached features (benchmarks score picks on them)
 
 
 def pool_split(dataset: Any, cfg: Config) -> Split:
@@ -72,9 +74,9 @@ def load_pool(cfg: Config, backbone: Any = None) -> Pool:
     if backbone is None:
         backbone = build_backbone(cfg.backbone).freeze()
     backbone.to(device)
-    train_src, _, _ = build_sources(cfg, dataset, split, backbone, device)
+    train_src, test_src, _ = build_sources(cfg, dataset, split, backbone, device)
     feats = pooled_features(train_src, split.unlabeled, cfg.cache.batch_size)
-    return Pool(split.unlabeled, normalise(feats), dataset, train_src)
+    return Pool(split.unlabeled, normalise(feats), dataset, train_src, split, test_src)
 
 
 def run_probabilities(run: Any, pool: Pool) -> np.ndarray:
