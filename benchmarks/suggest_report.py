@@ -60,7 +60,12 @@ def tables(
             "|---|" + "---|" * len(datasets),
         ]
         for s in dict.fromkeys(r["strategy"] for r in fm):
-            cells = [ms([r["fixmatch"] for r in _pick(fm, strategy=s, dataset=ds)]) for ds in datasets]
+            cells = [
+                ms([r["fixmatch"] for r in _pick(fm, strategy=s, dataset=ds)])
+                if _pick(fm, dataset=ds)
+                else "not run"
+                for ds in datasets
+            ]
             out.append(f"| {s} | " + " | ".join(cells) + " |")
         out.append("")
     out += [
