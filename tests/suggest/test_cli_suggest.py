@@ -37,6 +37,11 @@ def test_suggest_label_fit_suggest_again(tmp_path, capsys):
     more = read(nxt)
     assert len(more) == 8 and more[0]["strategy"] == "margin_coverage" and "predicted" in more[0]
     assert not {int(r["index"]) for r in more} & set(chosen)  # never an item already labelled
+    # the cold-start strategy after a run: the same budget and seed would pick the same items again
+    # if the run's labelled items were not known to it
+    again = tmp_path / "again.csv"
+    assert main(["suggest", "--run", str(run), "-n", "12", "--strategy", "typiclust", "-o", str(again)]) == 0
+    assert not {int(r["index"]) for r in read(again)} & set(chosen)
 
 
 def test_deterministic_for_a_seed(tmp_path):
