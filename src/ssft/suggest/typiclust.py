@@ -24,7 +24,8 @@ def pick_typiclust(ctx: Context, budget: int, seed: int) -> Picks:
     clusters = kmeans(x, int(labeled.sum()) + budget, seed)
     sizes = np.bincount(clusters)
     taken = np.bincount(clusters[labeled], minlength=sizes.size)
-    picks, scores = [], []
+    picks: list[int] = []
+    scores: list[float] = []
     for _ in range(budget):
         # fewest labelled first, then largest: TypiClust's order
         order = np.lexsort((-sizes, taken))
