@@ -37,6 +37,11 @@ SECTIONS = [
         "benchmarks/defaults_dev.py",
     ),
     ("peers", "SetFit side by side with ssft, on ssft's AG News splits", "benchmarks/peers.py"),
+    (
+        "suggest",
+        "Which items to label: ssft suggest against random picks and scikit-activeml",
+        "benchmarks/suggest.py",
+    ),
     ("effnet_speed", "EfficientNet-Lite0 extraction speed on CPU", "benchmarks/effnet_speed.py"),
     (
         "inference",

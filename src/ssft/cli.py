@@ -478,6 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ssft.cli_export import register as register_export
 
     register_export(sub)
+    from ssft.cli_suggest import register as register_suggest  # ssft suggest (its own file)
+
+    register_suggest(sub)
     return p
 
 

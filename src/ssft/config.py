@@ -49,6 +49,9 @@ class DataConfig:
     train_split: str = doc("train", "hf_dataset: the split to train on (labelled and unlabelled)")
     test_split: str | None = doc("test", "hf_dataset: the test split (missing or None: held out)")
     labels_per_class: int = doc(4, "k: labelled examples per class in the few-label split")
+    labeled_items: str | None = doc(
+        None, "CSV of the items a user labelled (ssft suggest's file): train on exactly those; k is ignored"
+    )
     split_seed: int = doc(0, "seed of the few-label split and the held-out test part")
     holdout: float = doc(0.2, "fraction held out as test when the dataset has one split only")
     holdout_seed: int = doc(0, "seed of the held-out test part (fixed across split seeds)")

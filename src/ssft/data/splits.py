@@ -207,15 +207,20 @@ def make_split(dataset: Any, cfg: Any) -> Split:
         test = np.flatnonzero(dataset.test.labels >= 0).astype(np.int64)
         test_source = "test"
         test_labels = dataset.test.labels
-    labeled, validation, unlabeled = few_label_split(
-        train_labels,
-        cfg.labels_per_class,
-        cfg.split_seed,
-        num_classes=dataset.num_classes,
-        val_per_class=cfg.val_per_class,
-        pool=pool,
-        classes=dataset.classes,
-    )
+    if getattr(cfg, "labeled_items", None):  # the items a user labelled (docs/suggest.md)
+        from ssft.data.labeled_items import labeled_items_split
+
+        labeled, validation, unlabeled = labeled_items_split(dataset, cfg.labeled_items, pool)
+    else:
+        labeled, validation, unlabeled = few_label_split(
+            train_labels,
+            cfg.labels_per_class,
+            cfg.split_seed,
+            num_classes=dataset.num_classes,
+            val_per_class=cfg.val_per_class,
+            pool=pool,
+            classes=dataset.classes,
+        )
     if cfg.max_unlabeled is not None:
         unlabeled = stratified_cap(train_labels, unlabeled, cfg.max_unlabeled, cfg.split_seed, _UNLABELED_CAP)
     if cfg.max_test is not None:
@@ -224,7 +229,8 @@ def make_split(dataset: Any, cfg: Any) -> Split:
         raise DataError(f"{dataset.name}: the test part has no labelled example")
     info = {
         "dataset": dataset.name,
-        "labels_per_class": cfg.labels_per_class,
+        "labels_per_class": None if getattr(cfg, "labeled_items", None) else cfg.labels_per_class,
+        "labeled_items": getattr(cfg, "labeled_items", None),
         "split_seed": cfg.split_seed,
         "holdout": cfg.holdout if test_source == "train" else None,
         "holdout_seed": cfg.holdout_seed if test_source == "train" else None,

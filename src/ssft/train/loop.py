@@ -32,6 +32,7 @@ from ssft.backbones.lora import LORA_FILE, has_lora, lora_state_dict
 from ssft.backbones.trainable import backbone_trains, configure_trainable, mode_name
 from ssft.config import Config, dump_yaml, from_dict
 from ssft.data.base import Dataset
+from ssft.data.labeled_items import labeled_items_record
 from ssft.data.splits import Split, make_split
 from ssft.distributed import (
     broadcast_object,
@@ -510,6 +511,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
             for c in range(dataset.num_classes)
         ],
         "classes": dataset.classes,
+        **labeled_items_record(cfg.data, dataset, split.labeled),
         **extra,
         **head_first,
         **memory.read(),
