@@ -230,7 +230,7 @@ def build_sources(
         identity = f"{dataset.identity()}:{part_name}:{_hash_indices(idx)}"
         if view:
             identity += f":seed{cfg.cache.view_seed}:flip{int(cfg.cache.view_flip)}"
-        if kind == "strong" or (view and backbone.modality == "text"):
+        if kind == "strong" or (view and backbone.modality in ("text", "features")):
             identity += f":{kind}{AUGMENT_VERSION}"
         key = cache_key(
             backbone_fingerprint=fp,
@@ -294,7 +294,7 @@ def build_sources(
     return train_src, test_src, stats
 
 
-#: Bumped when the strong or text augmentations change, so stale cached views are never reused.
+#: Bumped when the strong, text or feature augmentations change, so stale cached views are never reused.
 AUGMENT_VERSION = 1
 
 
