@@ -100,9 +100,10 @@ class ModelConfig:
     max_temperature: float = doc(100.0, "cosine classifier: upper bound of the learnable t")
     center: bool | None = doc(
         None,
-        "subtract the training pool's mean pooled feature before the projector (identity and mlp "
-        "projectors; measured once per run, saved with the model). null: the method's default, on "
-        "for fixmatch, freematch and softmatch, off for the others",
+        "subtract the training pool's mean pooled feature before the projector (and, for the "
+        "transformer projector, the pool's mean token from every token; measured once per run, saved "
+        "with the model). null: the method's default, on for fixmatch, freematch and softmatch, off "
+        "for the others",
     )
 
 
@@ -328,11 +329,6 @@ def validate(cfg: Config) -> None:
         (cfg.train.head_first_epochs >= 0, "train.head_first_epochs must be >= 0 (0 = off)"),
         (cfg.model.width % cfg.model.heads == 0, "model.width must be divisible by model.heads"),
         (cfg.model.depth >= 0, "model.depth must be >= 0"),
-        (
-            not (cfg.model.center is True and cfg.model.projector == "transformer"),
-            "model.center=true centres the pooled features, which the transformer projector does not "
-            "read (it reads tokens): set model.projector=identity or mlp, or model.center=false",
-        ),
         (0.0 <= cfg.model.dropout < 1.0, "model.dropout must be in [0, 1)"),
         (
             0.0 < cfg.model.init_temperature <= cfg.model.max_temperature,

@@ -48,6 +48,7 @@ from ssft.methods.base import METHODS, centers_input, method_view_kinds, parse_v
 from ssft.precision import autocast as precision_autocast
 from ssft.precision import autocast_dtype
 from ssft.progress import progress_bar
+from ssft.train.center import training_pool_means
 from ssft.train.ddp import DataParallel
 from ssft.train.optim import constrain_, parameter_groups
 from ssft.train.run_dir import MetricsLog, atomic_write_bytes, atomic_write_text, provenance, write_json
@@ -326,21 +327,6 @@ def predict(
     return torch.cat(out).numpy() if out else np.zeros((0, method.num_classes))
 
 
-#: items of the training pool whose mean pooled feature ``model.center`` subtracts (a sample beyond)
-CENTER_SAMPLE = 4096
-
-
-def training_pool_mean(source: FeatureSource, split: Split, seed: int, batch_size: int) -> torch.Tensor:
-    """The mean pooled feature over the training pool (labelled and unlabelled items, never a test
-    or validation item); over a seeded sample of ``CENTER_SAMPLE`` items when the pool is larger."""
-    pool = np.sort(np.concatenate([split.labeled, split.unlabeled]))
-    if len(pool) > CENTER_SAMPLE:
-        pool = np.sort(np.random.default_rng(seed).choice(pool, CENTER_SAMPLE, replace=False))
-    return torch.from_numpy(
-        pooled_features(source, pool, batch_size).astype(np.float64).mean(0).astype(np.float32)
-    )
-
-
 def build_model(
     cfg: Config,
     backbone: Backbone,
@@ -350,12 +336,15 @@ def build_model(
     device: torch.device,
 ) -> SSFTModel:
     """The head on ``backbone``, initialised from ``cfg.seed`` alone (not from whatever extraction
-    consumed); when it centres its input (``model.center``), the mean is measured on the training
-    pool of ``source``."""
+    consumed); when it centres its input (``model.center``), the means are measured on the training
+    pool of ``source`` (:mod:`ssft.train.center`)."""
     torch.manual_seed(cfg.seed)
     model = SSFTModel(backbone, cfg.model, num_classes, center=centers_input(cfg)).to(device)
     if model.center:
-        model.set_feature_mean(training_pool_mean(source, split, cfg.seed, cfg.cache.batch_size))
+        pooled, tokens = training_pool_means(
+            source, split, cfg.seed, cfg.cache.batch_size, tokens=model.centers_tokens
+        )
+        model.set_feature_mean(pooled, token_mean=tokens)
     return model
 
 
