@@ -80,12 +80,13 @@ class _Rows:
 class _Split:
     labeled = np.array([1, 3])
     unlabeled = np.array([5, 7])
+    validation = np.array([50, 60])  # labelled items held out for selection: never in the mean
     test = np.array([100, 200])
 
 
 def test_training_pool_mean_reads_only_the_pool():
     mean = training_pool_mean(_Rows(), _Split(), seed=0, batch_size=3)
-    assert mean.tolist() == pytest.approx([4.0, 8.0])  # items 1, 3, 5, 7; never 100 or 200
+    assert mean.tolist() == pytest.approx([4.0, 8.0])  # items 1, 3, 5, 7; never 50, 60, 100 or 200
 
 
 def test_a_run_saves_the_pool_mean_and_a_loaded_run_applies_it(tmp_path):
