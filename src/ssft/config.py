@@ -133,6 +133,9 @@ class TrainConfig:
     weight_decay: float = doc(0.05, "AdamW weight decay")
     warmup: float = doc(0.05, "fraction of the steps with linear warm-up")
     grad_clip: float = doc(1.0, "clip the gradient norm to this value (0 = off)")
+    ema_weights: float = doc(
+        0.0, "evaluate and save an EMA of the trained weights with this momentum (0 = off; papers: 0.999)"
+    )
     precision: str = choice("auto", "auto", "fp32", "bf16", "fp16", help="autocast (auto = bf16 on GPU)")
     device: str = doc("auto", "auto, cpu, cuda, cuda:N or mps")
     log_every: int = doc(10, "steps between lines of metrics.jsonl")
@@ -324,6 +327,7 @@ def validate(cfg: Config) -> None:
         (cfg.train.lr > 0, "train.lr must be > 0"),
         (0.0 <= cfg.train.warmup < 1.0, "train.warmup must be in [0, 1)"),
         (cfg.train.grad_clip >= 0, "train.grad_clip must be >= 0"),
+        (0.0 <= cfg.train.ema_weights < 1.0, "train.ema_weights must be in [0, 1) (0 = off, papers: 0.999)"),
         (cfg.train.log_every >= 1, "train.log_every must be >= 1"),
         (cfg.train.threads >= 0, "train.threads must be >= 0 (0 = torch's default)"),
         (cfg.train.head_first_epochs >= 0, "train.head_first_epochs must be >= 0 (0 = off)"),

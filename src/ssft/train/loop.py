@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -62,6 +63,7 @@ from ssft.train.streams import (
     ViewSampler,
 )
 from ssft.train.trackers import open_metrics_log
+from ssft.train.weight_ema import WeightEMA
 
 
 class Interrupted(SsftError):
@@ -596,6 +598,12 @@ def train_loop(
     if view_keys and ulb_stream is None and any(stream == "ulb" for _, stream, _ in view_keys):
         raise ConfigError(f"method {cfg.method.name} reads views of unlabelled items but has none")
     scaler = torch.amp.GradScaler(enabled=device.type == "cuda" and tc.precision == "fp16")
+    # train.ema_weights: an average of the weights for evaluation (train/weight_ema.py)
+    ema = (
+        WeightEMA(method, [p for g in groups for p in g["params"]], tc.ema_weights)
+        if tc.ema_weights
+        else None
+    )
 
     ckpt_path = run / "checkpoint.pt"
     start, prev_seconds = 0, 0.0
@@ -612,6 +620,10 @@ def train_loop(
             ulb_stream.load_state_dict(state["ulb_stream"])
         if "view_sampler" in state:
             view_sampler.load_state_dict(state["view_sampler"])
+        if ema is not None:
+            if "weight_ema" not in state:
+                raise TrainingError(f"{ckpt_path} was written without train.ema_weights; resume with it off")
+            ema.load_state_dict(state["weight_ema"])
         set_rng_state(ddp.rank_rng_state(state))
         start, prev_seconds = int(state["step"]), float(state["train_seconds"])
         best["val_accuracy"] = float(state.get("best_val_accuracy", -1.0))
@@ -652,6 +664,8 @@ def train_loop(
         }
         if consumed["ulb"] is not None:
             state["ulb_stream"] = consumed["ulb"]
+        if ema is not None:
+            state["weight_ema"] = ema.state_dict()
         if best["state"] is not None:
             state["best_state"], state["best_step"] = best["state"], best["step"]
         if not is_main():
@@ -665,11 +679,12 @@ def train_loop(
     def validate(step: int) -> None:
         if split.validation.size == 0:
             return
-        probs = predict(method, source, split.validation, cfg.cache.batch_size, device, tc.precision)
-        acc = float((probs.argmax(1) == labels[split.validation]).mean())
-        log.write({"step": step, "val_accuracy": acc})
-        if acc > best["val_accuracy"]:
-            best.update(val_accuracy=acc, step=step, state=copy.deepcopy(trained_state(method)))
+        with ema.applied() if ema is not None else contextlib.nullcontext():
+            probs = predict(method, source, split.validation, cfg.cache.batch_size, device, tc.precision)
+            acc = float((probs.argmax(1) == labels[split.validation]).mean())
+            log.write({"step": step, "val_accuracy": acc})
+            if acc > best["val_accuracy"]:
+                best.update(val_accuracy=acc, step=step, state=copy.deepcopy(trained_state(method)))
 
     method.train()
     t0 = time.perf_counter()
@@ -726,6 +741,8 @@ def train_loop(
             scaler.step(opt)
             scaler.update()
             constrain_(method)  # e.g. keep the classifier's log t within its bound
+            if ema is not None:
+                ema.update()
             sched.step()
             bar.update(1)
             done = step + 1
@@ -747,6 +764,8 @@ def train_loop(
     validate(total)
     seconds = prev_seconds + time.perf_counter() - t0
     checkpoint(total, seconds)
+    if ema is not None:
+        ema.copy_to_model()  # the final model is the average: evaluated, saved and loaded as such
     extra: dict[str, Any] = {"previous_train_seconds": prev_seconds, "steps_per_epoch": steps_per_epoch}
     if best["state"] is not None:
         extra["val_accuracy"] = best["val_accuracy"]
