@@ -41,6 +41,11 @@ SECTIONS = [
         "The FixMatch family on embeddings (feature-space views) against label spreading, development data",
         "benchmarks/feature_views_dev.py",
     ),
+    (
+        "fixmatch_forms_dev",
+        "The FixMatch family: shipped defaults against the papers' forms (EMA weights, weak labelled views, mu = 7)",
+        "benchmarks/fixmatch_forms_dev.py",
+    ),
     ("peers", "SetFit side by side with ssft, on ssft's AG News splits", "benchmarks/peers.py"),
     ("effnet_speed", "EfficientNet-Lite0 extraction speed on CPU", "benchmarks/effnet_speed.py"),
     ("gpu", "The input pipeline: share of the raw model (GPU) and its own cost (CPU)", "benchmarks/gpu.py"),
