@@ -36,6 +36,16 @@ SECTIONS = [
         "The FixMatch family on development data: centring, thresholds, alignment",
         "benchmarks/defaults_dev.py",
     ),
+    (
+        "feature_views_dev",
+        "The FixMatch family on embeddings (feature-space views) against label spreading, development data",
+        "benchmarks/feature_views_dev.py",
+    ),
+    (
+        "fixmatch_forms_dev",
+        "The FixMatch family: shipped defaults against the papers' forms (EMA weights, weak labelled views, mu = 7)",
+        "benchmarks/fixmatch_forms_dev.py",
+    ),
     ("peers", "SetFit side by side with ssft, on ssft's AG News splits", "benchmarks/peers.py"),
     (
         "suggest",

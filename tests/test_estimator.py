@@ -80,6 +80,15 @@ def test_pipeline_grid_search_and_cross_validation():
     )
 
 
+@pytest.mark.parametrize("method", ["fixmatch", "freematch", "softmatch"])
+def test_the_fixmatch_family_on_embeddings_gets_feature_space_views(method):
+    # Embeddings have no pixels to crop: each view is made in feature space (issue 20, item 3).
+    X, y, y_semi = blobs()
+    clf = SemiSupervisedClassifier(method, steps=40, **SMALL).fit(X, y_semi)
+    assert clf.score(X, y) > 0.8  # chance is 1/3; 40 steps on 12 labels
+    assert "unsup" in clf.metrics_[-1]
+
+
 def test_classical_methods_too():
     X, y, y_semi = blobs()
     clf = SemiSupervisedClassifier("label_spreading").fit(X, y_semi)

@@ -103,9 +103,10 @@ class ModelConfig:
     max_temperature: float = doc(100.0, "cosine classifier: upper bound of the learnable t")
     center: bool | None = doc(
         None,
-        "subtract the training pool's mean pooled feature before the projector (identity and mlp "
-        "projectors; measured once per run, saved with the model). null: the method's default, on "
-        "for fixmatch, freematch and softmatch, off for the others",
+        "subtract the training pool's mean pooled feature before the projector (and, for the "
+        "transformer projector, the pool's mean token from every token; measured once per run, saved "
+        "with the model). null: the method's default, on for fixmatch, freematch and softmatch, off "
+        "for the others",
     )
 
 
@@ -138,6 +139,9 @@ class TrainConfig:
     weight_decay: float = doc(0.05, "AdamW weight decay")
     warmup: float = doc(0.05, "fraction of the steps with linear warm-up")
     grad_clip: float = doc(1.0, "clip the gradient norm to this value (0 = off)")
+    ema_weights: float = doc(
+        0.0, "evaluate and save an EMA of the trained weights with this momentum (0 = off; papers: 0.999)"
+    )
     precision: str = choice("auto", "auto", "fp32", "bf16", "fp16", help="autocast (auto = bf16 on GPU)")
     device: str = doc("auto", "auto, cpu, cuda, cuda:N or mps")
     log_every: int = doc(10, "steps between lines of metrics.jsonl")
@@ -330,16 +334,12 @@ def validate(cfg: Config) -> None:
         (cfg.train.lr > 0, "train.lr must be > 0"),
         (0.0 <= cfg.train.warmup < 1.0, "train.warmup must be in [0, 1)"),
         (cfg.train.grad_clip >= 0, "train.grad_clip must be >= 0"),
+        (0.0 <= cfg.train.ema_weights < 1.0, "train.ema_weights must be in [0, 1) (0 = off, papers: 0.999)"),
         (cfg.train.log_every >= 1, "train.log_every must be >= 1"),
         (cfg.train.threads >= 0, "train.threads must be >= 0 (0 = torch's default)"),
         (cfg.train.head_first_epochs >= 0, "train.head_first_epochs must be >= 0 (0 = off)"),
         (cfg.model.width % cfg.model.heads == 0, "model.width must be divisible by model.heads"),
         (cfg.model.depth >= 0, "model.depth must be >= 0"),
-        (
-            not (cfg.model.center is True and cfg.model.projector == "transformer"),
-            "model.center=true centres the pooled features, which the transformer projector does not "
-            "read (it reads tokens): set model.projector=identity or mlp, or model.center=false",
-        ),
         (0.0 <= cfg.model.dropout < 1.0, "model.dropout must be in [0, 1)"),
         (
             0.0 < cfg.model.init_temperature <= cfg.model.max_temperature,

@@ -215,3 +215,20 @@ def test_supcon_keys_are_validated():
         load_config(None, ["method.name=fixmatch", "method.lambda_supcon=-1"])
     with pytest.raises(ConfigError, match="supcon_temperature"):
         load_config(None, ["method.name=softmatch", "method.supcon_temperature=0"])
+
+
+@pytest.mark.parametrize("name", ["fixmatch", "freematch", "softmatch"])
+def test_weak_labeled_reads_a_weak_view_of_the_labelled_items(name):
+    from ssft.methods import METHODS
+
+    off, on = make(name), make(name, weak_labeled=True)
+    assert "lb_w" not in METHODS.get(name).view_keys(off.cfg)
+    assert "lb_w" in METHODS.get(name).view_keys(on.cfg)
+    on.eval()
+    b = view_batch()
+    plain = on.train_step(b)["ce"].item()
+    shifted = b["x_lb"]
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(shifted.tokens.shape, generator=g)
+    b["x_lb_w"] = type(shifted)(shifted.pooled + noise[:, 0], shifted.tokens + noise, None)
+    assert on.train_step(b)["ce"].item() != pytest.approx(plain)

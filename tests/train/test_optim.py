@@ -87,3 +87,33 @@ def test_temperature_stays_bounded_in_training():
     clf = m.model.classifier
     assert float(clf.temperature.detach()) == pytest.approx(20.0, rel=1e-4)
     assert float(clf.log_t.detach()) <= np.log(20.0) + 1e-6
+
+
+class _TimmLike(torch.nn.Module):
+    """Stands in for a timm / open_clip model: ``no_weight_decay`` is a method returning names,
+    one of them a prefix of several parameters and one dotted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pos_embed = torch.nn.Parameter(torch.zeros(1, 4, 8))
+        self.cls_token = torch.nn.Parameter(torch.zeros(1, 1, 8))
+        self.proj = torch.nn.Linear(8, 8)
+        self.extra = torch.nn.ModuleDict({"pos_embed_a": torch.nn.Linear(8, 8)})
+
+    def no_weight_decay(self) -> set[str]:
+        return {"cls_token", "pos_embed", "extra.pos_embed_a"}
+
+
+def test_no_weight_decay_as_a_method_like_timm_and_open_clip():
+    from ssft.train.optim import no_decay_ids
+
+    m = _TimmLike()
+    skip = no_decay_ids(torch.nn.Sequential(m))
+    names = {n for n, p in m.named_parameters() if id(p) in skip}
+    assert names == {
+        "pos_embed",
+        "cls_token",
+        "proj.bias",
+        "extra.pos_embed_a.weight",
+        "extra.pos_embed_a.bias",
+    }

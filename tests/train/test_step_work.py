@@ -52,8 +52,9 @@ def test_fixmatch_family_skips_x_ulb_and_encodes_the_weak_view_without_grad(tmp_
         assert batch["x_ulb"] is None  # never encoded
         assert batch["x_ulb_w"] is False  # encoded, but with no graph behind it
         assert batch["x_lb"] is True and batch["x_ulb_s"] is True
-    # per step: the labelled batch, the weak and the strong views (not the unlabelled items again)
-    assert len(calls) >= 6 and calls[:3] == [4, 4, 4]
+    # once before training: the centring means over the pool (20 labelled + 16 unlabelled items);
+    # then per step: the labelled batch, the weak and the strong views (not the unlabelled items again)
+    assert calls[0] == 36 and len(calls) >= 7 and calls[1:4] == [4, 4, 4]
 
 
 def test_twinturbo_still_reads_x_ulb_with_its_graph(tmp_path, monkeypatch):

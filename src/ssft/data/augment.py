@@ -47,14 +47,20 @@ VIEW_KINDS = ("weak", "strong")
 
 
 def make_view(x: Any, *, kind: str, seed: int, item: int, view: int, flip: bool = True) -> Any:
-    """View ``view`` of one raw item: an image (uint8 array) or a text (str).
+    """View ``view`` of one raw item: an image (uint8 array), a text (str) or an embedding row.
 
-    ``kind="weak"``: the crop/flip above (images) or light word dropout (texts); view 0 is the item
-    itself. ``kind="strong"``: a RandAugment-style view (:mod:`ssft.data.randaugment`) or heavier
-    word dropout and swaps (:mod:`ssft.data.text_augment`); numbered from 1.
+    ``kind="weak"``: the crop/flip above (images), light word dropout (texts) or small gaussian
+    noise (embeddings, :mod:`ssft.data.feature_augment`); view 0 is the item itself.
+    ``kind="strong"``: a RandAugment-style view (:mod:`ssft.data.randaugment`), heavier word
+    dropout and swaps (:mod:`ssft.data.text_augment`) or coordinate dropout plus more noise;
+    numbered from 1.
     """
     if kind not in VIEW_KINDS:
         raise ValueError(f"unknown view kind {kind!r}; known: {', '.join(VIEW_KINDS)}")
+    from ssft.data.feature_augment import feature_augment, is_feature_row
+
+    if is_feature_row(x):
+        return feature_augment(x, seed=seed, item=item, view=view, strong=kind == "strong")
     if isinstance(x, str):
         from ssft.data.text_augment import text_augment
 

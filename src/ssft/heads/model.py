@@ -60,9 +60,16 @@ class SSFTModel(nn.Module):
         self.classifier = build_classifier(cfg, self.projector.out_dim, num_classes)
         # ``center`` resolved by the caller (ssft.methods.base.centers_input); else model.center as set
         self.center = bool(getattr(cfg, "center", False)) if center is None else center
+        #: the transformer projector reads tokens: they are centred by the pool's mean token
+        self.centers_tokens = self.center and getattr(cfg, "projector", "") == "transformer"
         if self.center:
             # set by the training loop from the training pool (set_feature_mean), saved with the model
             self.register_buffer("feature_mean", torch.zeros(backbone.dim))
+        if self.centers_tokens:
+            self.register_buffer("token_mean", torch.zeros(backbone.dim))
+        # A run saved before a mean existed (e.g. the transformer projector, uncentred until then)
+        # loads with a zero mean: exactly the uncentred model it was trained as.
+        self.register_load_state_dict_pre_hook(_zero_missing_means)
 
     @property
     def latent_dim(self) -> int:
@@ -71,18 +78,30 @@ class SSFTModel(nn.Module):
     def head(self, feats: Features) -> HeadOutput:
         if self.center:
             mean = self.feature_mean.to(feats.pooled.dtype)
-            feats = Features(feats.pooled - mean, feats.tokens, feats.mask)
+            tokens = feats.tokens
+            if self.centers_tokens and tokens is not None:
+                tokens = tokens - self.token_mean.to(tokens.dtype)
+            feats = Features(feats.pooled - mean, tokens, feats.mask)
         z = self.projector(feats)
         return HeadOutput(z=z, scores=self.classifier(z), pooled=feats.pooled)
 
     @torch.no_grad()
-    def set_feature_mean(self, mean: Tensor) -> None:
-        """The (D,) mean pooled feature of the training pool that ``model.center`` subtracts."""
+    def set_feature_mean(self, mean: Tensor, token_mean: Tensor | None = None) -> None:
+        """The (D,) mean pooled feature of the training pool that ``model.center`` subtracts, and for
+        the transformer projector the (D,) mean token (required then, refused otherwise)."""
         if not self.center:
             raise ValueError("set_feature_mean needs a model built with model.center=true")
-        if mean.shape != self.feature_mean.shape:
-            raise ValueError(f"feature mean must be ({self.feature_mean.shape[0]},), got {tuple(mean.shape)}")
-        self.feature_mean.copy_(mean.to(self.feature_mean))
+        if (token_mean is None) == self.centers_tokens:
+            raise ValueError(
+                "set_feature_mean takes token_mean exactly when the projector is the transformer one"
+            )
+        for name, value in (("feature_mean", mean), ("token_mean", token_mean)):
+            if value is None:
+                continue
+            buf = getattr(self, name)
+            if value.shape != buf.shape:
+                raise ValueError(f"{name} must be ({buf.shape[0]},), got {tuple(value.shape)}")
+            buf.copy_(value.to(buf))
 
     def encode(self, raw: list[Any], device: torch.device) -> Features:
         """Raw inputs -> backbone features (with gradients when the backbone is trainable)."""
@@ -94,3 +113,11 @@ class SSFTModel(nn.Module):
 
     def backbone_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.backbone.parameters() if p.requires_grad]
+
+
+def _zero_missing_means(module: nn.Module, state: dict[str, Any], prefix: str, *args: Any) -> None:
+    """Load-state pre-hook of :class:`SSFTModel`: a centring mean absent from ``state`` loads as 0."""
+    for name in ("feature_mean", "token_mean"):
+        buf = getattr(module, name, None)
+        if isinstance(buf, Tensor) and prefix + name not in state:
+            state[prefix + name] = torch.zeros_like(buf)

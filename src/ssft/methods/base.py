@@ -204,10 +204,11 @@ def method_view_kinds(cfg: MethodConfig) -> tuple[str, ...]:
 
 def centers_input(cfg: Any) -> bool:
     """Whether a run of config ``cfg`` centres the head's input (``model.center``): as set, or, when
-    null, the method's default (``Method.center_input``), never for the transformer projector."""
+    null, the method's default (``Method.center_input``), with every projector (the transformer
+    projector's tokens are centred by their own pool mean, see :mod:`ssft.train.center`)."""
     if cfg.model.center is not None:
         return bool(cfg.model.center)
-    return bool(METHODS.get(cfg.method.name).center_input) and cfg.model.projector != "transformer"
+    return bool(METHODS.get(cfg.method.name).center_input)
 
 
 def build_method(cfg: MethodConfig, model: SSFTModel, *, class_counts: np.ndarray, seed: int) -> Method:

@@ -43,6 +43,11 @@ class WeakStrongConfig(MethodConfig):
         "(0 = off, the papers' form; beyond the papers: the pair objective SetFit fine-tunes with)",
     )
     supcon_temperature: float = doc(0.1, "lambda_supcon > 0: temperature of the contrastive term")
+    weak_labeled: bool = doc(
+        False,
+        "supervised term on a weak view of each labelled item instead of the item itself (the papers' "
+        "form; with the cache it draws among the item and its cache.views weak views)",
+    )
 
     def validate_shared(self) -> None:
         if self.lambda_supcon < 0:
@@ -126,13 +131,14 @@ class _WeakStrong(Method):
     @classmethod
     def view_keys(cls, cfg: MethodConfig) -> tuple[str, ...]:
         # the contrastive term pairs each labelled item with a strong view of itself
-        return (*cls.views, "lb_s") if getattr(cfg, "lambda_supcon", 0.0) > 0 else cls.views
+        keys = (*cls.views, "lb_s") if getattr(cfg, "lambda_supcon", 0.0) > 0 else cls.views
+        return (*keys, "lb_w") if getattr(cfg, "weak_labeled", False) else keys
 
     def forward_views(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
         """Scores of the labelled items, the weak and the strong views; with ``x_lb_s`` in the
         batch, the head also runs over it and :meth:`supcon_term` reads the latents."""
         x_w, x_s = _views(batch, self.name)
-        x_lb = batch["x_lb"]
+        x_lb = batch["x_lb_w"] if "x_lb_w" in batch else batch["x_lb"]  # method.weak_labeled
         n_lb, n_u = len(x_lb), len(x_w)
         extra = [batch["x_lb_s"]] if "x_lb_s" in batch else []
         out = self.model.head(Features.cat([x_lb, x_w, x_s, *extra]))

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -51,6 +52,7 @@ from ssft.precision import autocast as precision_autocast
 from ssft.precision import autocast_dtype
 from ssft.progress import progress_bar
 from ssft.train.balanced_stream import labeled_stream
+from ssft.train.center import training_pool_means
 from ssft.train.ddp import DataParallel
 from ssft.train.optim import constrain_, parameter_groups
 from ssft.train.run_dir import MetricsLog, atomic_write_text, provenance, write_json
@@ -64,6 +66,7 @@ from ssft.train.streams import (
     ViewSampler,
 )
 from ssft.train.trackers import open_metrics_log
+from ssft.train.weight_ema import WeightEMA
 
 
 class Interrupted(SsftError):
@@ -235,7 +238,7 @@ def build_sources(
         identity = f"{dataset.identity()}:{part_name}:{_hash_indices(idx)}"
         if view:
             identity += f":seed{cfg.cache.view_seed}:flip{int(cfg.cache.view_flip)}"
-        if kind == "strong" or (view and backbone.modality == "text"):
+        if kind == "strong" or (view and backbone.modality in ("text", "features")):
             identity += f":{kind}{AUGMENT_VERSION}"
         key = cache_key(
             backbone_fingerprint=fp,
@@ -299,7 +302,7 @@ def build_sources(
     return train_src, test_src, stats
 
 
-#: Bumped when the strong or text augmentations change, so stale cached views are never reused.
+#: Bumped when the strong, text or feature augmentations change, so stale cached views are never reused.
 AUGMENT_VERSION = 1
 
 
@@ -331,21 +334,6 @@ def predict(
     return torch.cat(out).numpy() if out else np.zeros((0, method.num_classes))
 
 
-#: items of the training pool whose mean pooled feature ``model.center`` subtracts (a sample beyond)
-CENTER_SAMPLE = 4096
-
-
-def training_pool_mean(source: FeatureSource, split: Split, seed: int, batch_size: int) -> torch.Tensor:
-    """The mean pooled feature over the training pool (labelled and unlabelled items, never a test
-    or validation item); over a seeded sample of ``CENTER_SAMPLE`` items when the pool is larger."""
-    pool = np.sort(np.concatenate([split.labeled, split.unlabeled]))
-    if len(pool) > CENTER_SAMPLE:
-        pool = np.sort(np.random.default_rng(seed).choice(pool, CENTER_SAMPLE, replace=False))
-    return torch.from_numpy(
-        pooled_features(source, pool, batch_size).astype(np.float64).mean(0).astype(np.float32)
-    )
-
-
 def build_model(
     cfg: Config,
     backbone: Backbone,
@@ -355,12 +343,15 @@ def build_model(
     device: torch.device,
 ) -> SSFTModel:
     """The head on ``backbone``, initialised from ``cfg.seed`` alone (not from whatever extraction
-    consumed); when it centres its input (``model.center``), the mean is measured on the training
-    pool of ``source``."""
+    consumed); when it centres its input (``model.center``), the means are measured on the training
+    pool of ``source`` (:mod:`ssft.train.center`)."""
     torch.manual_seed(cfg.seed)
     model = SSFTModel(backbone, cfg.model, num_classes, center=centers_input(cfg)).to(device)
     if model.center:
-        model.set_feature_mean(training_pool_mean(source, split, cfg.seed, cfg.cache.batch_size))
+        pooled, tokens = training_pool_means(
+            source, split, cfg.seed, cfg.cache.batch_size, tokens=model.centers_tokens
+        )
+        model.set_feature_mean(pooled, token_mean=tokens)
     return model
 
 
@@ -609,6 +600,12 @@ def train_loop(
     if view_keys and ulb_stream is None and any(stream == "ulb" for _, stream, _ in view_keys):
         raise ConfigError(f"method {cfg.method.name} reads views of unlabelled items but has none")
     scaler = torch.amp.GradScaler(enabled=device.type == "cuda" and tc.precision == "fp16")
+    # train.ema_weights: an average of the weights for evaluation (train/weight_ema.py)
+    ema = (
+        WeightEMA(method, [p for g in groups for p in g["params"]], tc.ema_weights)
+        if tc.ema_weights
+        else None
+    )
 
     ckpt_path = run / "checkpoint.pt"
     start, prev_seconds = 0, 0.0
@@ -625,6 +622,10 @@ def train_loop(
             ulb_stream.load_state_dict(state["ulb_stream"])
         if "view_sampler" in state:
             view_sampler.load_state_dict(state["view_sampler"])
+        if ema is not None:
+            if "weight_ema" not in state:
+                raise TrainingError(f"{ckpt_path} was written without train.ema_weights; resume with it off")
+            ema.load_state_dict(state["weight_ema"])
         set_rng_state(ddp.rank_rng_state(state))
         start, prev_seconds = int(state["step"]), float(state["train_seconds"])
         best["val_accuracy"] = float(state.get("best_val_accuracy", -1.0))
@@ -665,6 +666,8 @@ def train_loop(
         }
         if consumed["ulb"] is not None:
             state["ulb_stream"] = consumed["ulb"]
+        if ema is not None:
+            state["weight_ema"] = ema.state_dict()
         if best["state"] is not None:
             state["best_state"], state["best_step"] = best["state"], best["step"]
         if not is_main():
@@ -678,11 +681,12 @@ def train_loop(
     def validate(step: int) -> None:
         if split.validation.size == 0:
             return
-        probs = predict(method, source, split.validation, cfg.cache.batch_size, device, tc.precision)
-        acc = float((probs.argmax(1) == labels[split.validation]).mean())
-        log.write({"step": step, "val_accuracy": acc})
-        if acc > best["val_accuracy"]:
-            best.update(val_accuracy=acc, step=step, state=copy.deepcopy(trained_state(method)))
+        with ema.applied() if ema is not None else contextlib.nullcontext():
+            probs = predict(method, source, split.validation, cfg.cache.batch_size, device, tc.precision)
+            acc = float((probs.argmax(1) == labels[split.validation]).mean())
+            log.write({"step": step, "val_accuracy": acc})
+            if acc > best["val_accuracy"]:
+                best.update(val_accuracy=acc, step=step, state=copy.deepcopy(trained_state(method)))
 
     method.train()
     t0 = time.perf_counter()
@@ -739,6 +743,8 @@ def train_loop(
             scaler.step(opt)
             scaler.update()
             constrain_(method)  # e.g. keep the classifier's log t within its bound
+            if ema is not None:
+                ema.update()
             sched.step()
             bar.update(1)
             done = step + 1
@@ -760,6 +766,8 @@ def train_loop(
     validate(total)
     seconds = prev_seconds + time.perf_counter() - t0
     checkpoint(total, seconds)
+    if ema is not None:
+        ema.copy_to_model()  # the final model is the average: evaluated, saved and loaded as such
     extra: dict[str, Any] = {"previous_train_seconds": prev_seconds, "steps_per_epoch": steps_per_epoch}
     if best["state"] is not None:
         extra["val_accuracy"] = best["val_accuracy"]

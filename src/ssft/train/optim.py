@@ -3,7 +3,8 @@
 Weight decay applies to weight matrices only. Kept out of it (as in nanoGPT, timm and CLIP):
 every parameter with at most one dimension (biases, LayerNorm scales, the cosine classifier's
 ``log t`` and ``b``) and the parameters a module names in its ``no_weight_decay`` attribute (the
-cosine classifier's class embeddings, learned [CLS] tokens and queries). Decaying ``log t`` would
+cosine classifier's class embeddings, learned [CLS] tokens and queries) or method (timm and
+open_clip models return their position embeddings and [CLS] tokens from ``no_weight_decay()``). Decaying ``log t`` would
 pull the temperature towards 1 and ``b`` towards 0 whatever the data says; decaying the class
 embeddings only shrinks vectors that the cosine normalises away.
 
@@ -29,10 +30,15 @@ def no_decay_ids(module: nn.Module) -> set[int]:
     """Ids of the parameters of ``module`` that must not be weight-decayed."""
     out = {id(p) for p in module.parameters() if p.ndim <= 1}
     for sub in module.modules():
-        for name in getattr(sub, "no_weight_decay", ()):
-            p = getattr(sub, name, None)
-            if isinstance(p, nn.Parameter):
-                out.add(id(p))
+        names = getattr(sub, "no_weight_decay", ())
+        if callable(names):  # timm and open_clip define a method that returns the names
+            names = names()
+        if not names:
+            continue
+        params = dict(sub.named_parameters())
+        for name in names:
+            # a name may be dotted ("blocks.0.pos") or a prefix of several ("pos_embed" in timm)
+            out.update(id(p) for key, p in params.items() if key == name or key.startswith(f"{name}."))
     return out
 
 
