@@ -276,7 +276,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             raise SsftError("--no-wait is for scheduler jobs (--launcher submitit); a local sweep runs here")
         rows = sweep(args.config, args.out, grid=grid, seeds=seeds, overrides=overrides)
     table = format_table(rows)
-    Path(args.out, "summary.md").write_text(table + "\n")
+    from ssft.report.failures import failed_runs, failures_markdown
+
+    Path(args.out, "summary.md").write_text("\n".join([table, "", *failures_markdown(failed_runs(args.out))]))
     print(table)
     _sweep_report(Path(args.out))
     failed = sorted(p.parent.name for p in Path(args.out).glob("*/error.txt"))
