@@ -448,7 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(tu)
     tu.add_argument("--trials", "-n", type=int, required=True, help="trial budget (finished trials in --out)")
     tu.add_argument("--out", "-o", required=True, help="search folder (study.db, trials.csv, best.yaml)")
-    tu.add_argument("--seeds", default="0,1,2", help="seeds averaged per trial (seed and data.split_seed)")
+    tu.add_argument(
+        "--seeds", default="0,1,2", help="seeds averaged per trial (seed and data.split_seed); default: 0,1,2"
+    )
     tu.add_argument(
         "--dev-fraction", type=float, default=0.25, help="share of the pool's labels held out to score trials"
     )
