@@ -65,6 +65,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     line = (
         f"test accuracy {r['test_accuracy']:.4f} ({r['method']}, k={r['labels_per_class']}, seed {r['seed']})"
     )
+    if r.get("test_accuracy_interval95"):
+        lo, hi = r["test_accuracy_interval95"]
+        line += f"; 95 % interval [{lo:.4f}, {hi:.4f}] over {r['num_test']} test items"
     if r.get("val_selected_test_accuracy") is not None:
         line += f"; validation-selected {r['val_selected_test_accuracy']:.4f}"
     print(line)

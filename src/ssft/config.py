@@ -48,7 +48,9 @@ class DataConfig:
     unlabeled_dir: str | None = doc(None, "imagefolder: extra folder of unlabelled images")
     train_split: str = doc("train", "hf_dataset: the split to train on (labelled and unlabelled)")
     test_split: str | None = doc("test", "hf_dataset: the test split (missing or None: held out)")
-    labels_per_class: int = doc(4, "k: labelled examples per class in the few-label split")
+    labels_per_class: int = doc(
+        4, "k: labelled examples per class in the few-label split; all (stored as -1): every label"
+    )
     split_seed: int = doc(0, "seed of the few-label split and the held-out test part")
     holdout: float = doc(0.2, "fraction held out as test when the dataset has one split only")
     holdout_seed: int = doc(0, "seed of the held-out test part (fixed across split seeds)")
@@ -233,6 +235,8 @@ def _coerce(value: Any, tp: Any, key: str, f: dataclasses.Field | None) -> Any:
             return value
         raise ConfigError(f"{key} must be true or false, got {value!r}")
     if tp is int:
+        if key == "data.labels_per_class" and value == "all":
+            return -1  # every label the data has (ssft.data.split_notes.ALL_LABELS)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{key} must be an integer, got {value!r}")
         return value
@@ -313,7 +317,10 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 def validate(cfg: Config) -> None:
     """Range checks that types alone cannot express."""
     checks = [
-        (cfg.data.labels_per_class >= 1, "data.labels_per_class must be >= 1"),
+        (
+            cfg.data.labels_per_class >= 1 or cfg.data.labels_per_class == -1,
+            "data.labels_per_class must be >= 1 or all",
+        ),
         (0.0 < cfg.data.holdout < 1.0, "data.holdout must be in (0, 1)"),
         (cfg.data.val_per_class >= 0, "data.val_per_class must be >= 0"),
         (cfg.train.epochs >= 1, "train.epochs must be >= 1"),

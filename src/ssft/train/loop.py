@@ -32,6 +32,7 @@ from ssft.backbones.lora import LORA_FILE, has_lora, lora_state_dict
 from ssft.backbones.trainable import backbone_trains, configure_trainable, mode_name
 from ssft.config import Config, dump_yaml, from_dict
 from ssft.data.base import Dataset
+from ssft.data.split_notes import note_split, note_test_size
 from ssft.data.splits import Split, make_split
 from ssft.distributed import (
     broadcast_object,
@@ -398,6 +399,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
                 f"the data changed since {run} was started: the split no longer matches split.json"
             )
     if is_main():  # one writer of the run directory under DDP
+        note_split(dataset, split, cfg.data.labels_per_class)
         split.save(run / "split.json", dataset)
         from ssft.data.checks import duplicates_between_labeled_and_test
 
@@ -468,6 +470,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     probs = predict(method, test_src, split.test, cfg.cache.batch_size, device, cfg.train.precision)
     y_test = test_labels[split.test]
     acc = float((probs.argmax(1) == y_test).mean())
+    interval = note_test_size(cfg.data.name, int((probs.argmax(1) == y_test).sum()), int(y_test.size))
     if best_state is not None:
         # The validation-selected model (PROTOCOL.md): chosen on validation labels, never on test.
         last = copy.deepcopy(trained_state(method))
@@ -478,6 +481,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     results: dict[str, Any] = {
         "test_accuracy": acc,
         "test_error": 1.0 - acc,
+        "test_accuracy_interval95": list(interval),  # Wilson score interval
         "dataset": cfg.data.name,
         "method": cfg.method.name,
         "backbone": cfg.backbone.name,
