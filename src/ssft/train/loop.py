@@ -43,6 +43,7 @@ from ssft.distributed import (
     run_on_main,
 )
 from ssft.errors import ConfigError, DataError, SsftError, TrainingError
+from ssft.fit_checks import check_modality
 from ssft.heads.model import SSFTModel
 from ssft.methods import Method, build_method
 from ssft.methods.base import METHODS, centers_input, method_view_kinds, parse_view_key
@@ -416,6 +417,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     memory = PeakMemory(device)  # this run's peaks, not the process's (a sweep runs many fits)
     torch.manual_seed(cfg.seed)
     backbone = configure_trainable(build_backbone(cfg.backbone), cfg.backbone)  # frozen, blocks, full, LoRA
+    check_modality(dataset, backbone)  # before any extraction or training
     backbone.to(device)
     if not cfg.backbone.frozen and cfg.train.compile:
         backbone.encode = torch.compile(backbone.encode)  # type: ignore[method-assign]
