@@ -114,13 +114,17 @@ def _read_predict_inputs(path: Path, column: str | None, modality: str) -> tuple
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from ssft.api import load_run
-    from ssft.predict_inputs import check_modality
+    from ssft.errors import DataError
+    from ssft.predict_inputs import check_modality, for_predict
 
     run = load_run(args.run, device=args.device)
     modality = run.method.model.backbone.modality
     inputs, ids = _read_predict_inputs(Path(args.input), args.column, modality)
     check_modality(ids, modality, source=args.input, backbone=run.cfg.backbone.name)
-    pred = run.predict(inputs)
+    try:
+        pred = run.predict(inputs)
+    except DataError as e:
+        raise for_predict(e) from None
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as f:
