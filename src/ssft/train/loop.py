@@ -40,6 +40,7 @@ from ssft.distributed import (
     local_device,
     mean_over_ranks,
     process_group,
+    resume_command,
     run_on_main,
 )
 from ssft.errors import ConfigError, DataError, SsftError, TrainingError
@@ -759,7 +760,7 @@ def train_loop(
                 checkpoint(done, prev_seconds + time.perf_counter() - t0)
             if ddp.any_rank(flag["stop"]) and done != total:
                 bar.close()
-                raise Interrupted(f"stopped at step {done}/{total}; resume with: ssft fit --resume {run}")
+                raise Interrupted(f"stopped at step {done}/{total}; resume with: {resume_command(run)}")
     bar.close()
     validate(total)
     seconds = prev_seconds + time.perf_counter() - t0
