@@ -384,7 +384,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     pr.set_defaults(func=cmd_predict)
 
-    d = sub.add_parser("demo", help="offline demo: digits, a random backbone, every method, a table")
+    d = sub.add_parser(
+        "demo",
+        help="offline demo: digits, the pretrained EfficientNet-Lite0 (random weights without "
+        "ssft[effnet], said when it runs), every method, a table",
+    )
     d.add_argument(
         "--out", default="runs/demo", metavar="DIR", help="folder for the runs (default: runs/demo)"
     )

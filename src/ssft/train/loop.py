@@ -227,7 +227,13 @@ def build_sources(
     t0 = time.perf_counter()
 
     def cached(
-        part_name: str, inputs: Any, idx: np.ndarray, part_size: int, view: int = 0, kind: str = "weak"
+        part_name: str,
+        inputs: Any,
+        idx: np.ndarray,
+        part_size: int,
+        view: int = 0,
+        kind: str = "weak",
+        shown: str | None = None,
     ) -> CachedSource:
         """Open (extracting first when needed) the cache entry of ``inputs`` and wrap it."""
         identity = f"{dataset.identity()}:{part_name}:{_hash_indices(idx)}"
@@ -245,7 +251,7 @@ def build_sources(
             max_length=cfg.backbone.max_length if backbone.modality == "text" else None,
             autocast=None if amp is None else str(amp).removeprefix("torch."),
         )
-        label = part_name if not view else f"{part_name} {kind} view {view}"
+        label = (shown or part_name) if not view else f"{part_name} {kind} view {view}"
         store = build_store(  # FeatureStore.build, sharded across the ranks under DDP
             backbone=backbone,
             inputs=inputs,
@@ -269,7 +275,11 @@ def build_sources(
 
     test_name = "test" if split.test_source == "test" else "train"
     train_src = cached("train", SubsetInputs(dataset.train.inputs, train_idx), train_idx, len(dataset.train))
-    test_src = cached(test_name, SubsetInputs(test_part.inputs, split.test), split.test, len(test_part))
+    # the held-out test items live in the train part (the key says so) but are shown as what they are
+    shown = "test" if test_name == "test" else "held-out test"
+    test_src = cached(
+        test_name, SubsetInputs(test_part.inputs, split.test), split.test, len(test_part), shown=shown
+    )
     # Augmented views of the training items, each extracted once like view 0: the weak ones
     # (cache.views) whenever asked for, the strong ones only for a method that reads them.
     from ssft.data.augment import ViewInputs
