@@ -165,8 +165,12 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
-    from ssft.methods import METHODS
+    import textwrap
 
+    from ssft.methods import METHODS
+    from ssft.recommend import RECOMMENDATION
+
+    print(textwrap.fill(RECOMMENDATION, 100), end="\n\n")
     _print_table(METHODS.describe())
     return 0
 
@@ -356,7 +360,12 @@ def cmd_show_data(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     import ssft
 
-    p = argparse.ArgumentParser(prog="ssft", description="Semi-supervised fine-tuning of foundation models.")
+    from ssft.recommend import RECOMMENDATION
+
+    p = argparse.ArgumentParser(
+        prog="ssft",
+        description="Semi-supervised fine-tuning of foundation models. " + RECOMMENDATION,
+    )
     p.add_argument("--version", action="version", version=f"ssft {ssft.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 

@@ -64,7 +64,11 @@ class DataConfig:
 
 @dataclass
 class BackboneConfig:
-    name: str = doc("random:dinov2-tiny", "`hf:<hub id or dir>`, `random:<preset>`, `timm:`, `openclip:`")
+    name: str = doc(
+        "auto",
+        "auto (a real installed backbone for the data: ssft.backbones.auto), `hf:<hub id or dir>`, "
+        "`random:<preset>`, `effnet:lite0`, `timm:`, `openclip:`, `features:<D>`",
+    )
     frozen: bool = doc(True, "keep the backbone's weights fixed")
     train_blocks: int = doc(0, "with frozen=false: train only the last N blocks (0 = all)")
     lora: bool = doc(
@@ -88,7 +92,9 @@ class BackboneConfig:
 
 @dataclass
 class ModelConfig:
-    projector: str = choice("transformer", "transformer", "mlp", "identity", help="head over the backbone")
+    projector: str = choice(
+        "identity", "transformer", "mlp", "identity", help="head over the backbone (identity: BENCHMARKS.md)"
+    )
     depth: int = doc(2, "transformer projector: layers")
     width: int = doc(256, "projector width d")
     heads: int = doc(4, "transformer projector: attention heads")
@@ -112,7 +118,7 @@ class ModelConfig:
 class MethodConfig:
     """Keys shared by every method; each method subclasses it with its own keys."""
 
-    name: str = doc("supervised", "training method; `ssft methods` lists them")
+    name: str = doc("fixmatch", "training method; `ssft methods` lists them and says which to use")
 
 
 @dataclass

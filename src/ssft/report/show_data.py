@@ -126,7 +126,10 @@ def show_data(cfg: Config, out: Path, n: int = 64) -> Path:
         raise DataError(f"show-data needs n >= 1 samples, got {n}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    from ssft.backbones.auto import resolve_auto
+
     dataset = load_dataset(cfg.data)
+    cfg = resolve_auto(cfg, dataset)  # type: ignore[assignment]
     split = make_split(dataset, cfg.data)
     lab, ulb = _pick(split.labeled, split.unlabeled, n)
     idx = np.concatenate([lab, ulb]).astype(np.int64)

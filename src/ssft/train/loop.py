@@ -44,6 +44,7 @@ from ssft.distributed import (
     run_on_main,
 )
 from ssft.errors import ConfigError, DataError, SsftError, TrainingError
+from ssft.backbones.auto import AUTO, resolve_auto
 from ssft.fit_checks import check_modality
 from ssft.heads.model import SSFTModel
 from ssft.methods import Method, build_method
@@ -403,6 +404,10 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
 
     t_start = time.perf_counter()
     dataset = load_dataset(cfg.data) if dataset is None else dataset
+    if cfg.backbone.name.strip() == AUTO:  # the default: a real backbone for the data, named in config.yaml
+        cfg = resolve_auto(cfg, dataset)
+        if is_main():
+            atomic_write_text(run / "config.yaml", dump_yaml(cfg, extra={"provenance": provenance()}))
     split = make_split(dataset, cfg.data)
     if resume and (run / "split.json").exists():
         saved = Split.load(run / "split.json")
