@@ -43,6 +43,7 @@ SECTIONS = [
     ("ssl_mnist", "MNIST and striped MNIST, trainable random ViT from scratch", "benchmarks/ssl_mnist.py"),
     ("throughput", "Feature cache and throughput", "benchmarks/throughput.py"),
     ("reliability", "RELIABILITY", "benchmarks/reliability.py"),
+    ("newcomer", "A newcomer's first hour, scripted (README examples in order)", "benchmarks/newcomer.py"),
 ]
 
 

@@ -359,7 +359,6 @@ def cmd_show_data(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     import ssft
-
     from ssft.recommend import RECOMMENDATION
 
     p = argparse.ArgumentParser(

@@ -15,7 +15,7 @@ BASELINES = ("label_spreading", "linear_probe")
 RECOMMENDATION = (
     f"Recommended: {RECOMMENDED} (the default). At its shipped defaults it was the best or within "
     "a point of the best ssft method at 1, 4 and 10 labels per class on AG News, MNIST and CIFAR-10, "
-    "ahead of tuned label spreading and a tuned linear probe (BENCHMARKS.md, \"Win honestly\"). "
+    'ahead of tuned label spreading and a tuned linear probe (BENCHMARKS.md, "Win honestly"). '
     f"Run {' and '.join(BASELINES)} beside it: seconds each, and on small or very clean data they "
     "can win (the demo's 8x8 digits)."
 )

@@ -37,7 +37,9 @@ def test_fit_writes_the_chosen_backbone(tmp_path, monkeypatch):
     from ssft.config import BackboneConfig
 
     monkeypatch.setattr(auto, "_installed", lambda modules: False)
-    (tmp_path / "t.csv").write_text("text,label\n" + "".join(f"item {i} {'ab'[i % 2]},{i % 2}\n" for i in range(40)))
+    (tmp_path / "t.csv").write_text(
+        "text,label\n" + "".join(f"item {i} {'ab'[i % 2]},{i % 2}\n" for i in range(40))
+    )
     sets = ["data.name=csv", f"data.path={tmp_path / 't.csv'}", "data.text_column=text", "train.steps=2"]
     sets += ["method.name=supervised", "train.progress=false"]
     with pytest.warns(UserWarning, match="RANDOM WEIGHTS"):

@@ -41,7 +41,9 @@ def resolve_backbone_name(name: str, modality: str, feature_dim: int | None = No
         return name
     if modality == "features":
         if not feature_dim:
-            raise BackboneError("backbone.name=auto on features needs their width; set backbone.name=features:D")
+            raise BackboneError(
+                "backbone.name=auto on features needs their width; set backbone.name=features:D"
+            )
         return f"features:{feature_dim}"
     if modality not in CHOICES:
         raise BackboneError(f"backbone.name=auto: no backbone known for {modality} data; set backbone.name")

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import yaml
 
+from ssft.backbones.auto import AUTO, resolve_auto
 from ssft.backbones.base import Backbone, Features
 from ssft.backbones.lora import LORA_FILE, has_lora, lora_state_dict
 from ssft.backbones.trainable import backbone_trains, configure_trainable, mode_name
@@ -44,7 +45,6 @@ from ssft.distributed import (
     run_on_main,
 )
 from ssft.errors import ConfigError, DataError, SsftError, TrainingError
-from ssft.backbones.auto import AUTO, resolve_auto
 from ssft.fit_checks import check_modality
 from ssft.heads.model import SSFTModel
 from ssft.methods import Method, build_method
