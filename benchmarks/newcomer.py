@@ -119,7 +119,8 @@ def steps(w: Path, inp: dict[str, Path]) -> list[tuple[str, list[str], list[Chec
                 (
                     "label_spreading's line whole (item 7)",
                     lambda rc, o: (
-                        "while fitting)." in next(x for x in o.splitlines() if "label_spreading " in x)
+                        "while fitting)."
+                        in next(x for x in o.splitlines() if x.startswith("  label_spreading"))
                     ),
                 ),
             ],
