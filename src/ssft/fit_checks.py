@@ -22,7 +22,9 @@ SUGGEST = {
 
 def feature_width(dataset: Any) -> int | None:
     array = getattr(dataset.train.inputs, "array", None)
-    return int(array.shape[1]) if getattr(array, "ndim", 0) == 2 else None
+    if array is None or getattr(array, "ndim", 0) != 2:
+        return None
+    return int(array.shape[1])
 
 
 def check_modality(dataset: Any, backbone: Any) -> None:

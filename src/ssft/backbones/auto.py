@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
+from typing import Any
 
 from ssft.errors import BackboneError
 
@@ -58,14 +59,14 @@ def resolve_backbone_name(name: str, modality: str, feature_dim: int | None = No
     return stand_in
 
 
-def resolve_auto(cfg: object, dataset: object) -> object:
+def resolve_auto(cfg: Any, dataset: Any) -> Any:
     """``cfg`` with ``backbone.name=auto`` replaced by the backbone chosen for ``dataset``."""
     import dataclasses
 
     from ssft.fit_checks import feature_width
 
-    name = cfg.backbone.name  # type: ignore[attr-defined]
-    chosen = resolve_backbone_name(name, dataset.modality, feature_width(dataset))  # type: ignore[attr-defined]
+    name = cfg.backbone.name
+    chosen = resolve_backbone_name(name, dataset.modality, feature_width(dataset))
     if chosen == name:
         return cfg
-    return dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, name=chosen))  # type: ignore[attr-defined, call-overload]
+    return dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, name=chosen))

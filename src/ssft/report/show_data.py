@@ -129,7 +129,7 @@ def show_data(cfg: Config, out: Path, n: int = 64) -> Path:
     from ssft.backbones.auto import resolve_auto
 
     dataset = load_dataset(cfg.data)
-    cfg = resolve_auto(cfg, dataset)  # type: ignore[assignment]
+    cfg = resolve_auto(cfg, dataset)
     split = make_split(dataset, cfg.data)
     lab, ulb = _pick(split.labeled, split.unlabeled, n)
     idx = np.concatenate([lab, ulb]).astype(np.int64)
