@@ -64,6 +64,7 @@ SECTIONS = [
     ("throughput", "Feature cache and throughput", "benchmarks/throughput.py"),
     ("reliability", "RELIABILITY", "benchmarks/reliability.py"),
     ("stress", "Stress and faults: concurrency, kills, corruption, disk full", "benchmarks/stress.py"),
+    ("newcomer", "A newcomer's first hour, scripted (README examples in order)", "benchmarks/newcomer.py"),
 ]
 
 

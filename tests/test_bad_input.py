@@ -195,7 +195,8 @@ def test_nan_loss_stops_with_step_and_term_and_keeps_last_checkpoint(tmp_path, m
         return terms
 
     monkeypatch.setattr(Supervised, "train_step", poisoned)
-    cfg = load_config("demo", ["train.steps=10", "train.checkpoint_every=2", "train.progress=false"])
+    sets = ["method.name=supervised", "train.steps=10", "train.checkpoint_every=2", "train.progress=false"]
+    cfg = load_config("demo", sets)
     with pytest.raises(TrainingError, match=r"step 5: loss term 'ce' is nan.*last good checkpoint"):
         fit(cfg, tmp_path / "run")
     from ssft.train.loop import load_checkpoint

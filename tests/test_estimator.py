@@ -153,3 +153,32 @@ def test_scikit_learn_estimator_checks():
         check_estimator(
             SemiSupervisedClassifier(steps=60, **SMALL), expected_failed_checks=EXPECTED_FAILED_CHECKS
         )
+
+
+def test_score_and_scorer_use_labelled_rows_only():
+    import ssft
+
+    X, y, y_semi = blobs()
+    clf = SemiSupervisedClassifier("label_spreading").fit(X, y_semi)
+    # The -1 rows are not a class: scoring them would put accuracy near 0 whatever the model.
+    assert clf.score(X, y_semi) == pytest.approx(
+        np.mean(clf.predict(X[y_semi != -1]) == y_semi[y_semi != -1])
+    )
+    assert clf.score(X, y_semi) == 1.0
+    assert ssft.labeled_accuracy(clf, X, y_semi) == clf.score(X, y_semi)
+    folds = cross_val_score(SemiSupervisedClassifier("label_spreading"), X, y_semi, cv=3)
+    assert folds.min() > 0.5
+    grid = GridSearchCV(
+        SemiSupervisedClassifier("label_spreading"),
+        {"alpha": [0.2, 0.8]},
+        cv=3,
+        scoring=ssft.labeled_accuracy,
+    ).fit(X, y_semi)
+    assert grid.best_score_ > 0.5
+    with pytest.raises(ValueError, match="no labelled row"):
+        ssft.labeled_accuracy(clf, X[:5], np.full(5, -1))
+
+
+def test_unknown_parameters_are_refused():
+    with pytest.raises(TypeError, match=r"unknown parameter\(s\) 'lambda_k1'; valid: .*lambda_kl"):
+        SemiSupervisedClassifier("twinturbo", lambda_k1=0.1)

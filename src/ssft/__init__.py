@@ -11,7 +11,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["SemiSupervisedClassifier", "__version__", "fit", "load_config", "load_run"]
+__all__ = ["SemiSupervisedClassifier", "__version__", "fit", "labeled_accuracy", "load_config", "load_run"]
 
 
 def __getattr__(name: str) -> Any:
@@ -20,10 +20,10 @@ def __getattr__(name: str) -> Any:
         from ssft import api
 
         return getattr(api, name)
-    if name == "SemiSupervisedClassifier":
-        from ssft.estimator import SemiSupervisedClassifier
+    if name in ("SemiSupervisedClassifier", "labeled_accuracy"):
+        from ssft import estimator
 
-        return SemiSupervisedClassifier
+        return getattr(estimator, name)
     if name == "load_config":
         from ssft.config import load_config
 

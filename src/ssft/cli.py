@@ -65,6 +65,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     line = (
         f"test accuracy {r['test_accuracy']:.4f} ({r['method']}, k={r['labels_per_class']}, seed {r['seed']})"
     )
+    if r.get("test_accuracy_interval95"):
+        lo, hi = r["test_accuracy_interval95"]
+        line += f"; 95 % interval [{lo:.4f}, {hi:.4f}] over {r['num_test']} test items"
     if r.get("val_selected_test_accuracy") is not None:
         line += f"; validation-selected {r['val_selected_test_accuracy']:.4f}"
     print(line)
@@ -111,13 +114,17 @@ def _read_predict_inputs(path: Path, column: str | None, modality: str) -> tuple
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from ssft.api import load_run
-    from ssft.predict_inputs import check_modality
+    from ssft.errors import DataError
+    from ssft.predict_inputs import check_modality, for_predict
 
     run = load_run(args.run, device=args.device)
     modality = run.method.model.backbone.modality
     inputs, ids = _read_predict_inputs(Path(args.input), args.column, modality)
     check_modality(ids, modality, source=args.input, backbone=run.cfg.backbone.name)
-    pred = run.predict(inputs, engine=args.engine)
+    try:
+        pred = run.predict(inputs, engine=args.engine)
+    except DataError as e:
+        raise for_predict(e) from None
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as f:
@@ -158,8 +165,12 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
-    from ssft.methods import METHODS
+    import textwrap
 
+    from ssft.methods import METHODS
+    from ssft.recommend import RECOMMENDATION
+
+    print(textwrap.fill(RECOMMENDATION, 100), end="\n\n")
     _print_table(METHODS.describe())
     return 0
 
@@ -276,7 +287,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             raise SsftError("--no-wait is for scheduler jobs (--launcher submitit); a local sweep runs here")
         rows = sweep(args.config, args.out, grid=grid, seeds=seeds, overrides=overrides)
     table = format_table(rows)
-    Path(args.out, "summary.md").write_text(table + "\n")
+    from ssft.report.failures import failed_runs, failures_markdown
+
+    Path(args.out, "summary.md").write_text("\n".join([table, "", *failures_markdown(failed_runs(args.out))]))
     print(table)
     _sweep_report(Path(args.out))
     failed = sorted(p.parent.name for p in Path(args.out).glob("*/error.txt"))
@@ -346,8 +359,12 @@ def cmd_show_data(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     import ssft
+    from ssft.recommend import RECOMMENDATION
 
-    p = argparse.ArgumentParser(prog="ssft", description="Semi-supervised fine-tuning of foundation models.")
+    p = argparse.ArgumentParser(
+        prog="ssft",
+        description="Semi-supervised fine-tuning of foundation models. " + RECOMMENDATION,
+    )
     p.add_argument("--version", action="version", version=f"ssft {ssft.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -378,7 +395,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.set_defaults(func=cmd_predict)
 
-    d = sub.add_parser("demo", help="offline demo: digits, a random backbone, every method, a table")
+    d = sub.add_parser(
+        "demo",
+        help="offline demo: digits, the pretrained EfficientNet-Lite0 (random weights without "
+        "ssft[effnet], said when it runs), every method, a table",
+    )
     d.add_argument(
         "--out", default="runs/demo", metavar="DIR", help="folder for the runs (default: runs/demo)"
     )
@@ -449,7 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(tu)
     tu.add_argument("--trials", "-n", type=int, required=True, help="trial budget (finished trials in --out)")
     tu.add_argument("--out", "-o", required=True, help="search folder (study.db, trials.csv, best.yaml)")
-    tu.add_argument("--seeds", default="0,1,2", help="seeds averaged per trial (seed and data.split_seed)")
+    tu.add_argument(
+        "--seeds", default="0,1,2", help="seeds averaged per trial (seed and data.split_seed); default: 0,1,2"
+    )
     tu.add_argument(
         "--dev-fraction", type=float, default=0.25, help="share of the pool's labels held out to score trials"
     )

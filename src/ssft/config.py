@@ -48,7 +48,9 @@ class DataConfig:
     unlabeled_dir: str | None = doc(None, "imagefolder: extra folder of unlabelled images")
     train_split: str = doc("train", "hf_dataset: the split to train on (labelled and unlabelled)")
     test_split: str | None = doc("test", "hf_dataset: the test split (missing or None: held out)")
-    labels_per_class: int = doc(4, "k: labelled examples per class in the few-label split")
+    labels_per_class: int = doc(
+        4, "k: labelled examples per class in the few-label split; all (stored as -1): every label"
+    )
     labeled_items: str | None = doc(
         None, "CSV of the items a user labelled (ssft suggest's file): train on exactly those; k is ignored"
     )
@@ -65,7 +67,11 @@ class DataConfig:
 
 @dataclass
 class BackboneConfig:
-    name: str = doc("random:dinov2-tiny", "`hf:<hub id or dir>`, `random:<preset>`, `timm:`, `openclip:`")
+    name: str = doc(
+        "auto",
+        "auto (a real installed backbone for the data: ssft.backbones.auto), `hf:<hub id or dir>`, "
+        "`random:<preset>`, `effnet:lite0`, `timm:`, `openclip:`, `features:<D>`",
+    )
     frozen: bool = doc(True, "keep the backbone's weights fixed")
     train_blocks: int = doc(0, "with frozen=false: train only the last N blocks (0 = all)")
     lora: bool = doc(
@@ -89,7 +95,9 @@ class BackboneConfig:
 
 @dataclass
 class ModelConfig:
-    projector: str = choice("transformer", "transformer", "mlp", "identity", help="head over the backbone")
+    projector: str = choice(
+        "identity", "transformer", "mlp", "identity", help="head over the backbone (identity: BENCHMARKS.md)"
+    )
     depth: int = doc(2, "transformer projector: layers")
     width: int = doc(256, "projector width d")
     heads: int = doc(4, "transformer projector: attention heads")
@@ -114,7 +122,7 @@ class ModelConfig:
 class MethodConfig:
     """Keys shared by every method; each method subclasses it with its own keys."""
 
-    name: str = doc("supervised", "training method; `ssft methods` lists them")
+    name: str = doc("fixmatch", "training method; `ssft methods` lists them and says which to use")
 
 
 @dataclass
@@ -243,6 +251,8 @@ def _coerce(value: Any, tp: Any, key: str, f: dataclasses.Field | None) -> Any:
             return value
         raise ConfigError(f"{key} must be true or false, got {value!r}")
     if tp is int:
+        if key == "data.labels_per_class" and value == "all":
+            return -1  # every label the data has (ssft.data.split_notes.ALL_LABELS)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{key} must be an integer, got {value!r}")
         return value
@@ -323,7 +333,10 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 def validate(cfg: Config) -> None:
     """Range checks that types alone cannot express."""
     checks = [
-        (cfg.data.labels_per_class >= 1, "data.labels_per_class must be >= 1"),
+        (
+            cfg.data.labels_per_class >= 1 or cfg.data.labels_per_class == -1,
+            "data.labels_per_class must be >= 1 or all",
+        ),
         (0.0 < cfg.data.holdout < 1.0, "data.holdout must be in (0, 1)"),
         (cfg.data.val_per_class >= 0, "data.val_per_class must be >= 0"),
         (cfg.train.epochs >= 1, "train.epochs must be >= 1"),

@@ -17,12 +17,15 @@ from ssft.config import load_config
 
 DEMO_METHODS: list[tuple[str, list[str]]] = [
     ("linear_probe", []),
+    ("knn", []),
     ("label_spreading", []),
     ("supervised", []),
     ("twinturbo", []),
     ("content_style", []),
     ("fixmatch", []),
-]
+    ("freematch", []),
+    ("softmatch", []),
+]  # every registered method (tests/test_demo_and_help.py holds the two lists equal)
 #: the preset with the pretrained backbone, and the one without it (random weights, the moving parts)
 PRESET, FALLBACK = "demo-effnet", "demo"
 
@@ -40,6 +43,7 @@ def run_demo(out: Path, quick: bool = False, seeds: tuple[int, ...] = (0,)) -> l
     from ssft.api import fit
     from ssft.methods import METHODS
     from ssft.report.tables import format_table
+    from ssft.train.sweep import run_name
 
     out.mkdir(parents=True, exist_ok=True)
     preset = PRESET if has_pretrained() else FALLBACK
@@ -57,7 +61,7 @@ def run_demo(out: Path, quick: bool = False, seeds: tuple[int, ...] = (0,)) -> l
             if quick:
                 sets += ["train.steps=6"]
             cfg = load_config(preset, sets)
-            run_dir = out / f"{name}-seed{seed}"
+            run_dir = out / run_name({"method.name": name}, seed)  # as ssft sweep names it
             if (run_dir / "results.json").exists():
                 import json
 

@@ -52,6 +52,14 @@ def is_main() -> bool:
     return rank() == 0
 
 
+def resume_command(run: object) -> str:
+    """The command that resumes run ``run``: under torchrun, torchrun again with as many processes."""
+    world = launched_world_size()
+    if world > 1:
+        return f"torchrun --nproc-per-node {world} -m ssft fit --resume {run}"
+    return f"ssft fit --resume {run}"
+
+
 def launched_world_size() -> int:
     """The number of processes ``torchrun`` started (``WORLD_SIZE``; 1 when not under it)."""
     try:

@@ -37,6 +37,45 @@ def _method_keys() -> dict[str, set[str]]:
     }
 
 
+_EXPLICIT = (
+    "method",
+    "steps",
+    "batch_size",
+    "lr",
+    "unlabeled_ratio",
+    "weight_decay",
+    "projector",
+    "width",
+    "depth",
+    "seed",
+    "device",
+    "config",
+    "overrides",
+)
+
+
+def labeled_accuracy(estimator: Any, X: Any, y: Any, sample_weight: Any = None) -> float:
+    """Scorer for model selection on semi-supervised ``y``: accuracy on the rows with a label.
+
+    ``cross_val_score(clf, X, y, scoring=ssft.labeled_accuracy)`` and ``GridSearchCV(...,
+    scoring=ssft.labeled_accuracy)``; rows with ``y == -1`` are left out, since their "label" is
+    not a class. Raises ``ValueError`` when a fold has no labelled row.
+    """
+    y = np.asarray(y)
+    keep = y != UNLABELED if y.dtype.kind in "iuf" else np.ones(y.shape, dtype=bool)
+    if not keep.any():
+        raise ValueError(
+            "labeled_accuracy: this fold has no labelled row (every y is -1); use fewer folds or "
+            "a StratifiedKFold over labelled and unlabelled rows"
+        )
+    X_kept = np.asarray(X)[keep] if isinstance(X, list) else X[keep]
+    right = estimator.predict(X_kept) == y[keep]
+    if sample_weight is None:
+        return float(np.mean(right))
+    w = np.asarray(sample_weight, dtype=np.float64)[keep]
+    return float(np.sum(w * right) / np.sum(w))
+
+
 class SemiSupervisedClassifier(ClassifierMixin, BaseEstimator):
     """Semi-supervised classifier on pre-computed features (any ssft method).
 
@@ -83,6 +122,15 @@ class SemiSupervisedClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.config = config
         self.overrides = overrides
+        every = set().union(*_method_keys().values())
+        unknown = sorted(set(method_params) - every)
+        if unknown:
+            # The CLI refuses an unknown key; dropping it here would train without the user's setting.
+            raise TypeError(
+                f"SemiSupervisedClassifier got unknown parameter(s) {', '.join(map(repr, unknown))}; "
+                f"valid: the explicit ones ({', '.join(_EXPLICIT)}) and the method keys "
+                f"({', '.join(sorted(every))}); `ssft config --reference --method NAME` lists a method's own"
+            )
         for key, value in method_params.items():
             setattr(self, key, value)
 
@@ -201,6 +249,10 @@ class SemiSupervisedClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(1)]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy on the labelled rows of ``(X, y)``; rows with ``y == -1`` are not scored."""
+        return labeled_accuracy(self, X, y, sample_weight)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -36,3 +36,16 @@ def check_modality(inputs: Sequence[Any], modality: str, *, source: str, backbon
             f"{len(inputs) - images} value(s) that are not image file paths (e.g. {example!r}); "
             "give a folder of images, or a CSV column of image paths (--column NAME)"
         )
+
+
+def for_predict(error: DataError) -> DataError:
+    """A data error raised while predicting, without advice that only training accepts.
+
+    Reading a corrupt image says "pass data.skip_bad=true", a training key: ``ssft predict`` has no
+    such option and must name the file to remove instead.
+    """
+    text = str(error)
+    head, sep, _ = text.partition(", or pass data.skip_bad=true")
+    if not sep:
+        return error
+    return DataError(f"{head}: remove it from the inputs and run ssft predict again")

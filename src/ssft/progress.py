@@ -7,6 +7,7 @@ readable history instead of thousands of carriage returns on one line.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -71,7 +72,9 @@ class LineProgress:
 
 
 def progress_bar(total: int, *, desc: str, unit: str, initial: int = 0, disable: bool = False) -> Any:
-    """tqdm on a terminal, :class:`LineProgress` otherwise."""
+    """tqdm on a terminal, :class:`LineProgress` otherwise; silent on torchrun's ranks other than 0
+    (one progress line per step, not one per rank)."""
+    disable = disable or os.environ.get("RANK", "0") != "0"
     stream = sys.stderr
     if stream is not None and hasattr(stream, "isatty") and stream.isatty():
         from tqdm.auto import tqdm

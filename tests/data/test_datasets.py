@@ -479,9 +479,11 @@ def test_show_data_images_with_a_stub_backbone(tmp_path, monkeypatch):
     c.data = cfg(name="digits", labels_per_class=2)
     path = show_data(c, tmp_path / "grid.png", n=30)
     grid = np.asarray(Image.open(path))
-    # 30 tiles -> 6 columns x 5 rows of (16 + 2 pad) x (16 + 2 pad + 12 caption)
-    assert grid.shape == (5 * 30, 6 * 18, 3)
+    # a 2-line legend band (2 x 14 + 6 px), then 30 tiles enlarged 6x (16 -> 96 px) -> 6 columns x
+    # 5 rows of (96 + 2 pad) x (96 + 2 pad + 12 caption): large enough to read, with a legend
+    assert grid.shape == (34 + 5 * 110, 6 * 98, 3)
+    assert (grid[:34] > 200).any()  # the legend's text
     # un-normalised pixels come back in 0..255: the first digit tile is the digit, not noise
     ds = load_dataset(c.data)
-    assert grid[:16, :16].max() > 200 and grid[:16, :16].min() < 30
+    assert grid[34 : 34 + 96, :96].max() > 200 and grid[34 : 34 + 96, :96].min() < 30
     assert len(ds.train) == 1797

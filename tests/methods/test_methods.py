@@ -27,7 +27,9 @@ def features(n: int, y: torch.Tensor | None = None, seed: int = 0) -> Features:
 def make(name: str, **method_keys) -> object:
     torch.manual_seed(0)
     cfg = load_config(None, [f"method.name={name}"] + [f"method.{k}={v}" for k, v in method_keys.items()])
-    mc = ModelConfig(depth=1, width=16, heads=2)
+    mc = ModelConfig(
+        projector="transformer", depth=1, width=16, heads=2
+    )  # the head these tests were sized for
     model = SSFTModel(DummyBackbone(D).freeze(), mc, K)
     return build_method(cfg.method, model, class_counts=np.array([2, 2, 2]), seed=0)
 

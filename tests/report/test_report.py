@@ -116,3 +116,6 @@ def test_sweep_shows_progress_goes_past_a_failed_run_and_writes_the_report(tmp_p
     assert (tmp_path / "sw" / "k2_seed1" / "error.txt").read_text().startswith("TrainingError")
     assert (tmp_path / "sw" / "report" / "index.html").is_file()
     assert "report: " in out
+    # the failed run is listed, not missing, in the summary and the report
+    assert "`k2_seed1`: TrainingError: loss term 'ce' is nan" in (tmp_path / "sw" / "summary.md").read_text()
+    assert "## Failed runs (1)" in (tmp_path / "sw" / "report" / "report.md").read_text()

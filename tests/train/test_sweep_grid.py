@@ -16,11 +16,21 @@ def write(path, data):
 def test_config_key_varies_the_preset_and_the_grid_files_keys_apply_on_top(tmp_path):
     a = write(
         tmp_path / "a.yaml",
-        {"data": {"name": "digits", "holdout": 0.3}, "method": {"name": "knn"}, "train": {"progress": False}},
+        {
+            "data": {"name": "digits", "holdout": 0.3},
+            "method": {"name": "knn"},
+            "train": {"progress": False},
+            "backbone": {"name": "random:dinov2-tiny"},
+        },  # fmt: skip
     )
     b = write(
         tmp_path / "b.yaml",
-        {"data": {"name": "digits", "holdout": 0.5}, "method": {"name": "knn"}, "train": {"progress": False}},
+        {
+            "data": {"name": "digits", "holdout": 0.5},
+            "method": {"name": "knn"},
+            "train": {"progress": False},
+            "backbone": {"name": "random:dinov2-tiny"},
+        },  # fmt: skip
     )
     grid_file = write(
         tmp_path / "grid.yaml",

@@ -61,17 +61,22 @@ def test_tensorboard_event_file_holds_every_term(tmp_path):
         assert [e.value for e in events] == pytest.approx([x[key] for x in logged], rel=1e-6)
     assert acc.Scalars("results/test_accuracy")[0].value == pytest.approx(run.test_accuracy)
     assert "train/epoch" in tags
+    # run descriptions are not measurements: no seed or k plotted as a scalar
+    assert "results/seed" not in tags and "results/labels_per_class" not in tags
     assert "config" in "".join(acc.Tags().get("tensors", []))
 
 
 def test_mlflow_local_store_in_the_run_holds_params_metrics_and_results(tmp_path, monkeypatch):
     pytest.importorskip("mlflow")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
     run = fit("demo", tmp_path / "run", overrides=[*SETS, "train.logger=mlflow"])
+    assert not (tmp_path / "mlruns").exists()
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{(run.run_dir / 'mlflow.db').resolve()}")
     (exp,) = [e for e in client.search_experiments() if e.name == "ssft"]
+    assert exp.artifact_location == (run.run_dir / "mlflow-artifacts").resolve().as_uri()
     (r,) = client.search_runs([exp.experiment_id])
     assert r.info.status == "FINISHED" and r.info.run_name == "run"
     assert r.data.params["method.name"] == "twinturbo" and r.data.params["train.steps"] == "12"
@@ -82,6 +87,12 @@ def test_mlflow_local_store_in_the_run_holds_params_metrics_and_results(tmp_path
         assert [m.step for m in hist] == [x["step"] for x in logged]
         assert [m.value for m in hist] == pytest.approx([x[key] for x in logged])
     assert r.data.metrics["final_test_accuracy"] == pytest.approx(run.test_accuracy)
+    assert "final_seed" not in r.data.metrics
+    # a second run (a sweep's next) gets its own store, not the first one's
+    run2 = fit("demo", tmp_path / "run2", overrides=[*SETS, "train.steps=4", "train.logger=mlflow"])
+    client2 = MlflowClient(tracking_uri=f"sqlite:///{(run2.run_dir / 'mlflow.db').resolve()}")
+    assert [x.info.run_name for x in client2.search_runs([exp.experiment_id])] == ["run2"]
+    assert len(client.search_runs([exp.experiment_id])) == 1
 
 
 def test_wandb_offline_run(tmp_path, monkeypatch):

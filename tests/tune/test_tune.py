@@ -193,8 +193,10 @@ def test_interrupted_trial_is_tried_again_with_its_parameters(small_digits, tmp_
     killed.suggest_categorical("method.weights", ["distance", "uniform"])
     res = tune("demo", out, trials=3, **kw)
     rows = _rows(out)
-    states = {r["trial"]: r["state"] for r in rows}
+    states = {r["study_trial"]: r["state"] for r in rows}
     assert states[1] == "interrupted" and states[2] == "interrupted"
+    # a retry keeps the number of the trial it retries
+    assert [(r["trial"], r["state"]) for r in rows[3:]] == [(1, "complete"), (2, "complete")]
     assert res.trials_done == 3 and sum(s == "complete" for s in states.values()) == 3
     retries = {r["retry_of"]: r for r in rows if r["retry_of"] is not None}
     assert set(retries) == {1, 2}

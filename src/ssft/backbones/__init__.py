@@ -47,6 +47,11 @@ def available_backbones() -> dict[str, str]:
 
 def build_backbone(cfg: BackboneConfig) -> Backbone:
     """Build the backbone named by ``cfg.name`` (weights loaded, train mode off, nothing frozen)."""
+    if cfg.name.strip() == "auto":
+        raise BackboneError(
+            "backbone.name=auto is resolved from the data by ssft fit; here name the backbone "
+            "(backbone.name=effnet:lite0, hf:sentence-transformers/all-MiniLM-L6-v2, features:D, ...)"
+        )
     prefix, sep, rest = cfg.name.strip().partition(":")
     if not sep or prefix not in PREFIXES or not rest.strip():
         known = ", ".join(available_backbones())

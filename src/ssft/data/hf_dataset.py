@@ -112,6 +112,13 @@ def load_hf_dataset(cfg: Any) -> Dataset:
         inputs: Any = [str(t) for t in ds[column]] if cfg.text_column else HFImages(ds, column)
         return Part(inputs, labels), names
 
+    if cfg.test_split and cfg.test_split not in splits and cfg.test_split != "test":
+        # Only the default may be missing (then data.holdout holds a test part out): a split the
+        # user named and the data lacks must not silently turn into 20 % of train.
+        raise DataError(
+            f"{cfg.path} has no split {cfg.test_split!r} (data.test_split); splits: {', '.join(splits)}. "
+            "Name one of them, or set data.test_split=null to hold data.holdout of the train split out"
+        )
     train, names = part(train_ds, classes)
     test = None
     if cfg.test_split and cfg.test_split in splits:

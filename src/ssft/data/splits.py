@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ssft.data.split_notes import ALL_LABELS
 from ssft.errors import DataError
 
 # Distinct stream tags so the holdout, the labelled draw and the subsampling never share a stream.
@@ -144,20 +145,24 @@ def few_label_split(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw ``k`` labelled and ``val_per_class`` validation items per class from ``pool``.
 
-    Returns ``(labeled, validation, unlabeled)``, sorted, disjoint, covering ``pool``. Raises a
+    ``k = ALL_LABELS`` (``data.labels_per_class=all``) labels every labelled pool item not drawn
+    for validation. Returns ``(labeled, validation, unlabeled)``, sorted, disjoint, covering ``pool``. Raises a
     :class:`DataError` naming the class when a class has fewer than ``k + val_per_class`` labelled items.
     """
     labels = np.asarray(labels)
     pool = np.arange(labels.size) if pool is None else np.asarray(pool, dtype=np.int64)
-    if k < 1:
-        raise DataError(f"labels_per_class must be >= 1, got {k}")
-    need = k + val_per_class
+    every = k == ALL_LABELS
+    if k < 1 and not every:
+        raise DataError(f"labels_per_class must be >= 1 or all, got {k}")
+    need = (1 if every else k) + val_per_class
     lab, val = [], []
     pool_labels = labels[pool]
     for c in range(num_classes):
         idx = pool[pool_labels == c]
         if idx.size < need:
-            what = f"{k} labelled" + (f" + {val_per_class} validation" if val_per_class else "")
+            what = f"{1 if every else k} labelled" + (
+                f" + {val_per_class} validation" if val_per_class else ""
+            )
             raise DataError(
                 f"class {_class_names(classes, c)} has {idx.size} labelled example(s) in the training "
                 f"pool, fewer than the {what} asked for; lower data.labels_per_class"
@@ -166,7 +171,7 @@ def few_label_split(
             )
         perm = np.random.default_rng([seed, _LABELED, c]).permutation(np.sort(idx))
         # Validation is drawn from the end of the permutation so that changing k leaves it unchanged.
-        lab.append(perm[:k])
+        lab.append(perm[: idx.size - val_per_class] if every else perm[:k])
         if val_per_class:
             val.append(perm[-val_per_class:])
     labeled = np.sort(np.concatenate(lab)).astype(np.int64)

@@ -54,7 +54,12 @@ class _Items(torch.utils.data.Dataset):
 def _bar_label(user: dict[str, Any], key: str) -> str:
     """What an extraction bar extracts (backbone, dataset, part), not the cache key alone."""
     parts = [str(user[k]) for k in ("backbone", "dataset", "part") if user.get(k)]
-    return "features " + (" ".join(parts) if parts else key[:8])
+    label = "features " + (" ".join(parts) if parts else key[:8])
+    if user.get("rows") and user.get("world"):
+        # Under torchrun each rank extracts a share; the bar (rank 0's) counts that share only.
+        a, b = user["rows"]
+        label += f" (rank 0's share: rows {a}-{b} of {user['n']}, {user['world']} ranks)"
+    return label
 
 
 def _split_inputs(inputs: dict[str, Tensor], size: int) -> list[dict[str, Tensor]]:

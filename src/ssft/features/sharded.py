@@ -57,7 +57,13 @@ def build_store(**kwargs: Any) -> FeatureStore:
         **kwargs,
         "inputs": SubsetInputs(inputs, rows),
         "key": part_key(key, me, world),
-        "meta": {**user, "part_of": key, "rows": [int(bounds[me]), int(bounds[me + 1])]},
+        "meta": {
+            **user,
+            "part_of": key,
+            "rows": [int(bounds[me]), int(bounds[me + 1])],
+            "n": int(n),
+            "world": int(world),
+        },
     }
     outcome: tuple[int, str | None] = (0, None)
     try:

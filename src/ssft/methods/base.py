@@ -161,7 +161,9 @@ def parse_view_key(key: str) -> tuple[str, str]:
 
 
 def register_method(cls: type[Method]) -> type[Method]:
-    METHODS.register(cls.name, help=(cls.__doc__ or "").strip().split("\n")[0])(cls)
+    from ssft.recommend import short_help
+
+    METHODS.register(cls.name, help=short_help(cls.__doc__ or ""))(cls)  # the whole first paragraph
     register_method_config(cls.name, cls.config_class)
     return cls
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ssft.errors import SsftError
+from ssft.report.failures import failed_runs, failures_markdown
 from ssft.report.summary import RunRow, collect_runs, markdown_table, setting_tables
 from ssft.report.tables import sort_key
 
@@ -27,15 +29,19 @@ def _slug(*parts: Any) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:120]
 
 
-def run_confusion(run_dir: Path) -> tuple[np.ndarray, list[str]]:
+def run_confusion(run_dir: Path, datasets: dict[str, Any] | None = None) -> tuple[np.ndarray, list[str]]:
     """Confusion matrix (true × predicted counts) of a run on its own test part, recomputed from
-    its saved weights and split."""
+    its saved weights and split. ``datasets`` (data config -> loaded dataset) is reused across calls."""
     from ssft.api import load_run
     from ssft.data import load_dataset
     from ssft.data.splits import Split
 
     run = load_run(run_dir, device="cpu")
-    dataset = load_dataset(run.cfg.data)
+    key = repr(run.cfg.data)
+    datasets = {} if datasets is None else datasets
+    if key not in datasets:
+        datasets[key] = load_dataset(run.cfg.data)
+    dataset = datasets[key]
     split = Split.load(Path(run_dir) / "split.json")
     part = dataset.train if split.test_source == "train" else dataset.test
     if part is None:
@@ -51,7 +57,8 @@ def write_report(root: str | Path, out: str | Path, *, figures: bool = True, con
     """Write the report of every run below ``root`` into ``out``; returns the HTML page's path."""
     root, out = Path(root), Path(out)
     rows = collect_runs(root)
-    if not rows:
+    failed = failed_runs(root)
+    if not rows and not failed:
         raise SsftError(f"no results.json below {root}: nothing to report")
     if figures or confusion:
         from ssft.report.plots import require_matplotlib
@@ -62,10 +69,14 @@ def write_report(root: str | Path, out: str | Path, *, figures: bool = True, con
     md = [
         f"# ssft report: {root}",
         "",
-        f"{len(rows)} runs. Test accuracy % (mean ± std over seeds, (runs)).",
+        f"{len(rows)} runs{f', {len(failed)} failed' if failed else ''}. "
+        "Test accuracy % (mean ± std over seeds, (runs)).",
         "",
     ]
-    page = [f"<h1>ssft report: {html.escape(str(root))}</h1>", f"<p>{len(rows)} runs.</p>"]
+    page = [
+        f"<h1>ssft report: {html.escape(str(root))}</h1>",
+        f"<p>{len(rows)} runs{f', {len(failed)} failed' if failed else ''}.</p>",
+    ]
     for t in tables:
         md += [f"## {t.title}", "", markdown_table(t), ""]
         page.append(f"<h2>{html.escape(t.title)}</h2>")
@@ -84,6 +95,11 @@ def write_report(root: str | Path, out: str | Path, *, figures: bool = True, con
         md_c, page_c = _confusions(rows, out, root)
         md += md_c
         page += page_c
+    md += failures_markdown(failed)
+    if failed:
+        page.append(f"<h2>Failed runs ({len(failed)})</h2><ul>")
+        page += [f"<li><code>{html.escape(n)}</code>: {html.escape(m)}</li>" for n, m in failed]
+        page.append("</ul>")
     (out / "report.md").write_text("\n".join(md) + "\n")
     index = out / "index.html"
     index.write_text(_page("ssft report", "\n".join(page)))
@@ -96,7 +112,8 @@ def _curves(rows: list[RunRow], out: Path) -> tuple[list[str], list[str]]:
     groups: dict[tuple[Any, ...], list[RunRow]] = defaultdict(list)
     for r in rows:
         groups[(*r.setting(), str(r.results.get("method")), r.labels_per_class)].append(r)
-    md, page = ["## Training curves", ""], ["<h2>Training curves</h2>"]
+    md: list[str] = []
+    page: list[str] = []
     for key in sorted(groups, key=lambda k: tuple(sort_key(x) for x in k)):
         dataset, backbone, frozen, method, k = key
         title = f"{method}, {k} labels/class — {dataset}, {backbone}{'' if frozen else ' (trainable)'}"
@@ -105,16 +122,20 @@ def _curves(rows: list[RunRow], out: Path) -> tuple[list[str], list[str]]:
             continue
         md += [f"![{title}]({png.relative_to(out)})", ""]
         page.append(_img(png.relative_to(out), title))
-    return md, page
+    if not md:  # classical methods log no curves: no empty heading
+        return [], []
+    return ["## Training curves", "", *md], ["<h2>Training curves</h2>", *page]
 
 
 def _confusions(rows: list[RunRow], out: Path, root: Path) -> tuple[list[str], list[str]]:
     from ssft.report.plots import confusion_matrix_figure
 
     md, page = ["## Confusion matrices", ""], ["<h2>Confusion matrices</h2>"]
-    for r in rows:
+    datasets: dict[str, Any] = {}  # runs of one sweep share their data: load it once
+    for i, r in enumerate(rows, 1):
         name = str(r.dir.relative_to(root)) if r.dir != root else r.dir.name
-        matrix, classes = run_confusion(r.dir)
+        print(f"confusion matrix {i}/{len(rows)}: {name}", file=sys.stderr, flush=True)
+        matrix, classes = run_confusion(r.dir, datasets)
         acc = np.trace(matrix) / max(1, matrix.sum())
         title = f"{name}: {r.results.get('method')}, accuracy {100 * acc:.1f} %"
         png = confusion_matrix_figure(

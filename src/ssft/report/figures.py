@@ -126,6 +126,10 @@ def plot_error_curves(
     xs_all = [float(x) for xs, _, _ in curves.values() for x in xs]
     if xs_all and max(xs_all) >= 8 * max(1.0, min(xs_all)):
         ax.set_xscale("log")
+    if xs_all:  # ticks at the measured budgets only: no 38.5 labelled samples between two points
+        ticks = sorted(set(xs_all))
+        ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
+        ax.minorticks_off()
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test error %")
     ax.grid(True, which="both", alpha=0.3)

@@ -16,6 +16,26 @@ from ssft.config import Config
 from ssft.errors import DataError
 
 _CAPTION = 12  # pixels of caption band under each tile
+_MIN_TILE = 96  # small inputs (28 px digits) are enlarged to this, so a caption fits under each
+_LINE = 14  # pixels per legend line
+
+
+def enlarge(tile: np.ndarray, size: int = _MIN_TILE) -> np.ndarray:
+    """Nearest-neighbour enlargement by a whole factor so the tile is at least ``size`` px wide."""
+    factor = -(-size // max(1, tile.shape[1]))
+    return tile if factor <= 1 else np.repeat(np.repeat(tile, factor, axis=0), factor, axis=1)
+
+
+def with_legend(grid: np.ndarray, lines: Sequence[str], background: int = 32) -> np.ndarray:
+    """``grid`` with a band of text lines above it (what the tiles are, how to read them)."""
+    from PIL import Image, ImageDraw
+
+    band = np.full((_LINE * len(lines) + 6, grid.shape[1], 3), background, dtype=np.uint8)
+    pil = Image.fromarray(np.concatenate([band, grid], axis=0))
+    draw = ImageDraw.Draw(pil)
+    for i, text in enumerate(lines):
+        draw.text((4, 3 + i * _LINE), text, fill=(255, 255, 255))
+    return np.asarray(pil, dtype=np.uint8)
 
 
 def make_grid(
@@ -106,7 +126,10 @@ def show_data(cfg: Config, out: Path, n: int = 64) -> Path:
         raise DataError(f"show-data needs n >= 1 samples, got {n}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    from ssft.backbones.auto import resolve_auto
+
     dataset = load_dataset(cfg.data)
+    cfg = resolve_auto(cfg, dataset)
     split = make_split(dataset, cfg.data)
     lab, ulb = _pick(split.labeled, split.unlabeled, n)
     idx = np.concatenate([lab, ulb]).astype(np.int64)
@@ -132,8 +155,16 @@ def show_data(cfg: Config, out: Path, n: int = 64) -> Path:
     for start in range(0, len(raw), 32):
         inputs = backbone.prepare(raw[start : start + 32])
         tiles.extend(_pixels(inputs, pre.mean, pre.std))  # type: ignore[union-attr]
-    cols = max(1, int(np.ceil(np.sqrt(len(tiles)))))
-    grid = make_grid(tiles, cols, captions=names)
+    size = tiles[0].shape[1] if tiles else 0
+    tiles = [enlarge(t) for t in tiles]
+    cols = max(4, int(np.ceil(np.sqrt(len(tiles)))))
+    grid = with_legend(
+        make_grid(tiles, cols, captions=names),
+        [
+            f"{dataset.name}: {lab.size} labelled (class under each) then {ulb.size} unlabelled (no caption)",
+            f"as {getattr(backbone, 'name', cfg.backbone.name)} sees them: {size} px after its resize and normalisation (shown enlarged)",
+        ],
+    )
 
     from PIL import Image
 

@@ -73,6 +73,8 @@ class Cell:
         return float(np.std(self.values, ddof=1)) if len(self.values) > 1 else 0.0
 
     def text(self) -> str:
+        if len(self.values) == 1:  # one seed has no spread to show
+            return f"{self.mean:.1f} (1)"
         return f"{self.mean:.1f} ± {self.std:.1f} ({len(self.values)})"
 
 

@@ -77,6 +77,7 @@ def format_table(rows: Iterable[dict[str, Any]], group: Sequence[str] = DEFAULT_
             "| "
             + " | ".join(str(ln[g]) for g in group)
             + f" | {ln['labels_used']:g}"
-            + f" | {ln['mean']:.1f} ± {ln['std']:.1f} | {ln['n']} | {ln['seconds']:.1f} |"
+            + (f" | {ln['mean']:.1f} ± {ln['std']:.1f}" if ln["n"] > 1 else f" | {ln['mean']:.1f}")
+            + f" | {ln['n']} | {ln['seconds']:.1f} |"
         )
     return "\n".join(md)

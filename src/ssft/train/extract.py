@@ -20,7 +20,10 @@ def extract_for_config(cfg: Config) -> dict[str, Any]:
         raise ConfigError("ssft extract caches a frozen backbone's features; set backbone.frozen=true")
     if not cfg.cache.enabled:
         raise ConfigError("cache.enabled=false: nothing to extract")
+    from ssft.backbones.auto import resolve_auto
+
     dataset = load_dataset(cfg.data)
+    cfg = resolve_auto(cfg, dataset)  # backbone.name=auto: the backbone ssft fit would pick
     split = make_split(dataset, cfg.data)
     # the augmented views the configured method reads are part of what its runs need
     from ssft.distributed import process_group

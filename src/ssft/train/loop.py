@@ -28,12 +28,14 @@ import numpy as np
 import torch
 import yaml
 
+from ssft.backbones.auto import AUTO, resolve_auto
 from ssft.backbones.base import Backbone, Features
 from ssft.backbones.lora import LORA_FILE, has_lora, lora_state_dict
 from ssft.backbones.trainable import backbone_trains, configure_trainable, mode_name
 from ssft.config import Config, dump_yaml, from_dict
 from ssft.data.base import Dataset
 from ssft.data.labeled_items import labeled_items_record
+from ssft.data.split_notes import note_split, note_test_size
 from ssft.data.splits import Split, make_split
 from ssft.distributed import (
     broadcast_object,
@@ -41,9 +43,11 @@ from ssft.distributed import (
     local_device,
     mean_over_ranks,
     process_group,
+    resume_command,
     run_on_main,
 )
 from ssft.errors import ConfigError, DataError, SsftError, TrainingError
+from ssft.fit_checks import check_modality
 from ssft.heads.model import SSFTModel
 from ssft.integrity import save_tensors, write_checkpoint
 from ssft.methods import Method, build_method
@@ -232,7 +236,13 @@ def build_sources(
     t0 = time.perf_counter()
 
     def cached(
-        part_name: str, inputs: Any, idx: np.ndarray, part_size: int, view: int = 0, kind: str = "weak"
+        part_name: str,
+        inputs: Any,
+        idx: np.ndarray,
+        part_size: int,
+        view: int = 0,
+        kind: str = "weak",
+        shown: str | None = None,
     ) -> CachedSource:
         """Open (extracting first when needed) the cache entry of ``inputs`` and wrap it."""
         identity = f"{dataset.identity()}:{part_name}:{_hash_indices(idx)}"
@@ -250,7 +260,7 @@ def build_sources(
             max_length=cfg.backbone.max_length if backbone.modality == "text" else None,
             autocast=None if amp is None else str(amp).removeprefix("torch."),
         )
-        label = part_name if not view else f"{part_name} {kind} view {view}"
+        label = (shown or part_name) if not view else f"{part_name} {kind} view {view}"
         store = build_store(  # FeatureStore.build, sharded across the ranks under DDP
             backbone=backbone,
             inputs=inputs,
@@ -274,7 +284,11 @@ def build_sources(
 
     test_name = "test" if split.test_source == "test" else "train"
     train_src = cached("train", SubsetInputs(dataset.train.inputs, train_idx), train_idx, len(dataset.train))
-    test_src = cached(test_name, SubsetInputs(test_part.inputs, split.test), split.test, len(test_part))
+    # the held-out test items live in the train part (the key says so) but are shown as what they are
+    shown = "test" if test_name == "test" else "held-out test"
+    test_src = cached(
+        test_name, SubsetInputs(test_part.inputs, split.test), split.test, len(test_part), shown=shown
+    )
     # Augmented views of the training items, each extracted once like view 0: the weak ones
     # (cache.views) whenever asked for, the strong ones only for a method that reads them.
     from ssft.data.augment import ViewInputs
@@ -386,6 +400,10 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
 
     t_start = time.perf_counter()
     dataset = load_dataset(cfg.data) if dataset is None else dataset
+    if cfg.backbone.name.strip() == AUTO:  # the default: a real backbone for the data, named in config.yaml
+        cfg = resolve_auto(cfg, dataset)
+        if is_main():
+            atomic_write_text(run / "config.yaml", dump_yaml(cfg, extra={"provenance": provenance()}))
     split = make_split(dataset, cfg.data)
     if resume and (run / "split.json").exists():
         saved = Split.load(run / "split.json")
@@ -394,6 +412,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
                 f"the data changed since {run} was started: the split no longer matches split.json"
             )
     if is_main():  # one writer of the run directory under DDP
+        note_split(dataset, split, cfg.data.labels_per_class)
         split.save(run / "split.json", dataset)
         from ssft.data.checks import duplicates_between_labeled_and_test
 
@@ -410,6 +429,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     memory = PeakMemory(device)  # this run's peaks, not the process's (a sweep runs many fits)
     torch.manual_seed(cfg.seed)
     backbone = configure_trainable(build_backbone(cfg.backbone), cfg.backbone)  # frozen, blocks, full, LoRA
+    check_modality(dataset, backbone)  # before any extraction or training
     backbone.to(device)
     if not cfg.backbone.frozen and cfg.train.compile:
         backbone.encode = torch.compile(backbone.encode)  # type: ignore[method-assign]
@@ -464,6 +484,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     probs = predict(method, test_src, split.test, cfg.cache.batch_size, device, cfg.train.precision)
     y_test = test_labels[split.test]
     acc = float((probs.argmax(1) == y_test).mean())
+    interval = note_test_size(cfg.data.name, int((probs.argmax(1) == y_test).sum()), int(y_test.size))
     if best_state is not None:
         # The validation-selected model (PROTOCOL.md): chosen on validation labels, never on test.
         last = copy.deepcopy(trained_state(method))
@@ -474,6 +495,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     results: dict[str, Any] = {
         "test_accuracy": acc,
         "test_error": 1.0 - acc,
+        "test_accuracy_interval95": list(interval),  # Wilson score interval
         "dataset": cfg.data.name,
         "method": cfg.method.name,
         "backbone": cfg.backbone.name,
@@ -761,7 +783,7 @@ def train_loop(
                 checkpoint(done, prev_seconds + time.perf_counter() - t0)
             if ddp.any_rank(flag["stop"]) and done != total:
                 bar.close()
-                raise Interrupted(f"stopped at step {done}/{total}; resume with: ssft fit --resume {run}")
+                raise Interrupted(f"stopped at step {done}/{total}; resume with: {resume_command(run)}")
     bar.close()
     validate(total)
     seconds = prev_seconds + time.perf_counter() - t0

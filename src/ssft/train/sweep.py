@@ -206,7 +206,12 @@ def sweep(
             progress.failed(name, str(outcome))
             continue
         assert isinstance(outcome, dict)
-        progress.finished(name, outcome["test_accuracy"], resumed=resume)
+        progress.finished(
+            name,
+            outcome["test_accuracy"],
+            resumed=resume,
+            extract_seconds=outcome.get("extract_seconds", 0.0),
+        )
         row = finished_row(plan)
         rows.append(row if row is not None else outcome)
     return rows

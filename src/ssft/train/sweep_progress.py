@@ -56,15 +56,19 @@ class SweepProgress:
         self._t_start = time.perf_counter()
         self._print(f"{name}: running {self.status()}")
 
-    def _end(self) -> float:
+    def _end(self, one_time: float = 0.0) -> float:
         seconds = time.perf_counter() - self._t_start
         self.running = None
-        self._spent += seconds
+        # One-time costs (feature extraction, cached for every later run) are not a run's pace:
+        # counting them made the first estimate several times too long.
+        self._spent += max(0.0, seconds - one_time)
         self._trained += 1
         return seconds
 
-    def finished(self, name: str, accuracy: float, *, resumed: bool = False) -> None:
-        seconds = self._end()
+    def finished(
+        self, name: str, accuracy: float, *, resumed: bool = False, extract_seconds: float = 0.0
+    ) -> None:
+        seconds = self._end(extract_seconds)
         self.done += 1
         how = ", resumed" if resumed else ""
         self._print(f"{name}: test accuracy {accuracy:.4f} ({seconds:.1f} s{how}) {self.status()}")

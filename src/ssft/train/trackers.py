@@ -62,6 +62,15 @@ def _scalars(record: dict[str, Any]) -> dict[str, float]:
     }
 
 
+#: Parts of a results key that make it a measurement; the other numbers (seed, k, counts, sizes)
+#: describe the run and go to the config/parameters, not to the scalar plots.
+_MEASURES = ("accuracy", "error", "seconds", "peak_", "passes")
+
+
+def _result_scalars(results: dict[str, Any]) -> dict[str, float]:
+    return {k: v for k, v in _scalars(results).items() if any(m in k for m in _MEASURES)}
+
+
 class TensorBoardTracker:
     def __init__(self, run: Path, params: dict[str, Any]) -> None:
         from torch.utils.tensorboard import SummaryWriter
@@ -75,7 +84,7 @@ class TensorBoardTracker:
             self.writer.add_scalar(f"train/{k}", v, step)
 
     def results(self, results: dict[str, Any], step: int) -> None:
-        for k, v in _scalars(results).items():
+        for k, v in _result_scalars(results).items():
             self.writer.add_scalar(f"results/{k}", v, step)
 
     def close(self) -> None:
@@ -87,10 +96,16 @@ class MLflowTracker:
         import mlflow
 
         self.mlflow = mlflow
+        self.own_store = False
         # Default: a local SQLite store in the run directory (MLflow's plain-file store is deprecated).
+        self.own_store = own_store = not os.environ.get("MLFLOW_TRACKING_URI")  # set_tracking_uri sets it
         uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(run / 'mlflow.db').resolve()}"
         mlflow.set_tracking_uri(uri)
-        mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", "ssft"))
+        name = os.environ.get("MLFLOW_EXPERIMENT_NAME", "ssft")
+        if own_store and mlflow.get_experiment_by_name(name) is None:
+            # The run's own store keeps its artifacts beside it, not in ./mlruns of the working directory.
+            mlflow.create_experiment(name, artifact_location=(run / "mlflow-artifacts").resolve().as_uri())
+        mlflow.set_experiment(name)
         self.active = mlflow.start_run(run_name=run.name)
         mlflow.log_params({k: str(v) for k, v in params.items()})
 
@@ -98,10 +113,12 @@ class MLflowTracker:
         self.mlflow.log_metrics(_scalars(record), step=step)
 
     def results(self, results: dict[str, Any], step: int) -> None:
-        self.mlflow.log_metrics({f"final_{k}": v for k, v in _scalars(results).items()}, step=step)
+        self.mlflow.log_metrics({f"final_{k}": v for k, v in _result_scalars(results).items()}, step=step)
 
     def close(self) -> None:
         self.mlflow.end_run()
+        if self.own_store:  # the next run of a sweep gets its own store, not this one's
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
 class WandbTracker:
@@ -120,7 +137,7 @@ class WandbTracker:
         self.run.log(_scalars(record), step=step)
 
     def results(self, results: dict[str, Any], step: int) -> None:
-        self.run.summary.update({f"final_{k}": v for k, v in _scalars(results).items()})
+        self.run.summary.update({f"final_{k}": v for k, v in _result_scalars(results).items()})
 
     def close(self) -> None:
         self.run.finish()

@@ -48,7 +48,8 @@ def records(study: Any, optuna: Any) -> list[dict[str, Any]]:
         a = t.user_attrs
         rows.append(
             {
-                "trial": t.number,
+                "trial": int(a.get("shown_as", t.number)),  # a retry keeps its trial's number
+                "study_trial": t.number,
                 "state": state(t, optuna),
                 "dev_accuracy": t.value,
                 "dev_std": a.get("dev_std"),
@@ -115,8 +116,20 @@ def write_best(
     )
 
 
+def _short(text: str) -> str:
+    key, sep, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        return text
+    if not sep or value.strip().lstrip("-").isdigit():
+        return text
+    return f"{key}={number:.4g}"
+
+
 def fmt_params(overrides: Sequence[str]) -> str:
-    return " ".join(overrides) or "(defaults)"
+    """Overrides for a log line, floats to 4 significant digits (best.yaml keeps every digit)."""
+    return " ".join(_short(o) for o in overrides) or "(defaults)"
 
 
 def best_row(rows: list[dict[str, Any]]) -> dict[str, Any] | None:

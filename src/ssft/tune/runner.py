@@ -147,9 +147,11 @@ def _check_same_search(out: Path, spec: dict[str, Any]) -> None:
     if not path.is_file():
         return
     old = json.loads(path.read_text())
-    diff = [k for k in spec if old.get(k) != spec[k]]
+    same = {**spec, "overrides": _search_overrides(spec["overrides"])}
+    old = {**old, "overrides": _search_overrides(old.get("overrides", []))}
+    diff = [k for k in same if old.get(k) != same[k]]
     if diff:
-        shown = "; ".join(f"{k}: was {old.get(k)!r}, now {spec[k]!r}" for k in diff)
+        shown = "; ".join(f"{k}: was {old.get(k)!r}, now {same[k]!r}" for k in diff)
         raise ConfigError(
             f"{out} holds a different search ({shown}); resume it with the same settings, "
             "or choose another --out"
@@ -188,18 +190,41 @@ def _check_labels_fit(cfg: Config, dev: DevSplit) -> None:
         ) from None
 
 
+def shown_number(t: Any) -> int:
+    """The number a trial is shown with: a retry keeps the number of the trial it retries."""
+    return int(t.user_attrs.get("shown_as", t.number))
+
+
 def _recover(study: Any, optuna: Any, log: Progress) -> None:
     """Trials left running by a killed search are marked interrupted; every interrupted trial is
-    queued again once, with its parameters, so the search goes on where it stopped."""
+    queued again once, with its parameters and its number, so the search goes on where it stopped."""
     states = optuna.trial.TrialState
     for t in study.get_trials(deepcopy=False, states=(states.RUNNING,)):
         study.tell(t.number, state=states.FAIL)
-        log(f"trial {t.number} was cut short by an interruption; it will be tried again")
+        log(f"trial {shown_number(t)} was cut short by an interruption; it will be tried again")
     trials = study.get_trials(deepcopy=False)
     retried = {t.user_attrs.get("retry_of") for t in trials}
     for t in trials:
         if state(t, optuna) == "interrupted" and t.number not in retried:
-            study.enqueue_trial(dict(t.params), user_attrs={"retry_of": t.number})
+            study.enqueue_trial(
+                dict(t.params), user_attrs={"retry_of": t.number, "shown_as": shown_number(t)}
+            )
+
+
+def _number_new_trial(study: Any, trial: Any) -> int:
+    """A fresh trial is shown with the next unused number (retries reuse theirs: no gaps)."""
+    if "shown_as" not in trial.user_attrs:
+        others = [shown_number(t) for t in study.get_trials(deepcopy=False) if t.number != trial.number]
+        trial.set_user_attr("shown_as", max(others, default=-1) + 1)
+    return int(trial.user_attrs["shown_as"])
+
+
+#: Keys that change only how fast a search runs, not what it finds: a resume may change them.
+SPEED_ONLY = {"train.threads", "train.progress"}
+
+
+def _search_overrides(overrides: Sequence[str]) -> list[str]:
+    return [o for o in overrides if not (_flat_keys([o]) & SPEED_ONLY)]
 
 
 def tune(
@@ -317,26 +342,31 @@ def _search(
     pinned = _flat_keys(overrides)
     while done < trials:
         trial = study.ask()
+        number = _number_new_trial(study, trial)
         suggest = TrialSuggest(trial, cfg, pinned)
         try:
-            _run_trial(trial, suggest, space, config, overrides, cfg, dev, seeds, out, optuna)
+            _run_trial(trial, suggest, space, config, overrides, cfg, dev, seeds, out, optuna, number)
         except BaseException as e:
             # Not a result of the trial's parameters: the trial does not count and is tried again
             # when the search resumes.
             study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
-            why = "interrupted" if isinstance(e, KeyboardInterrupt | Interrupted) else f"stopped: {e}"
-            log(f"trial {trial.number} {why}; run the same command again to resume")
+            stopped = isinstance(e, KeyboardInterrupt | Interrupted)
+            hint = f"trial {number} {'interrupted' if stopped else f'stopped: {e}'}; run the same ssft tune command again to resume"
+            log(hint)
+            if isinstance(e, Interrupted):
+                # One instruction: the trial's own run says "ssft fit --resume", which a search must not do.
+                raise Interrupted(hint) from None
             raise
         frozen = _frozen(study, trial.number)
         done = sum(counted(t, optuna) for t in study.get_trials(deepcopy=False))
         if frozen.state == optuna.trial.TrialState.COMPLETE:
             a = frozen.user_attrs
             log(
-                f"[{done}/{trials}] trial {trial.number}: dev acc {frozen.value:.4f} ± {a['dev_std']:.4f} "
+                f"[{done}/{trials}] trial {number}: dev acc {frozen.value:.4f} ± {a['dev_std']:.4f} "
                 f"({a['seconds']:.1f} s) {fmt_params(a['overrides'])}"
             )
         else:
-            log(f"[{done}/{trials}] trial {trial.number} failed: {frozen.user_attrs['error']}")
+            log(f"[{done}/{trials}] trial {number} failed: {frozen.user_attrs['error']}")
         _write_outputs(study, optuna, out, config, overrides, trials, counts)
     _write_outputs(study, optuna, out, config, overrides, trials, counts)
     return _summary(study, optuna, out, cfg.method.name, done, counts, log)
@@ -357,12 +387,13 @@ def _run_trial(
     seeds: Sequence[int],
     out: Path,
     optuna: Any,
+    number: int,
 ) -> None:
     space(suggest, cfg)
     trial.set_user_attr("overrides", suggest.overrides)
     try:
         trial_cfg = load_config(config, [*overrides, *suggest.overrides])
-        score = score_on_dev(trial_cfg, dev, seeds, out / "trials" / f"{trial.number:04d}")
+        score = score_on_dev(trial_cfg, dev, seeds, out / "trials" / f"{number:04d}")
     except (TrainingError, ConfigError) as e:
         # A diverged or invalid combination is a configuration tried: it counts in the budget.
         # (Errors that no choice of hyper-parameters causes, bad data for one, stop the search.)
