@@ -46,6 +46,12 @@ SECTIONS = [
         "The FixMatch family: shipped defaults against the papers' forms (EMA weights, weak labelled views, mu = 7)",
         "benchmarks/fixmatch_forms_dev.py",
     ),
+    (
+        "finetune_dev",
+        "Fine-tuning the text encoder: candidates on development data (Banking77)",
+        "benchmarks/finetune_dev.py",
+    ),
+    ("peers_banking77", "SetFit side by side with ssft on Banking77 (its test.csv)", "benchmarks/peers.py"),
     ("peers", "SetFit side by side with ssft, on ssft's AG News splits", "benchmarks/peers.py"),
     (
         "suggest",
