@@ -41,7 +41,14 @@ def twinturbo(model_keys: tuple[str, ...] = (), **method_keys):
     keys = {**OFF, "ramp": 0.1, **method_keys}
     cfg = load_config(
         None,
-        ["method.name=twinturbo", "model.depth=1", "model.width=16", "model.heads=2", "model.dropout=0"]
+        [
+            "method.name=twinturbo",
+            "model.projector=transformer",
+            "model.depth=1",
+            "model.width=16",
+            "model.heads=2",
+            "model.dropout=0",
+        ]
         + [f"method.{k}={v}" for k, v in keys.items()]
         + list(model_keys),
     )
