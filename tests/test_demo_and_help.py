@@ -41,7 +41,20 @@ def test_help_does_not_call_the_demo_backbone_random(capsys):
 def test_held_out_test_extraction_is_labelled_so(tmp_path, capsys):
     sets = ["--set", "train.steps=2", "--set", "data.labels_per_class=2", "--set", "train.progress=true"]
     assert (
-        main(["fit", "--config", "demo", *sets, "--set", "cache.enabled=true", "--out", str(tmp_path / "r")])
+        main(
+            [
+                "fit",
+                "--config",
+                "demo",
+                *sets,
+                "--set",
+                "cache.enabled=true",
+                "--set",
+                f"cache.dir={tmp_path / 'c'}",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
         == 0
     )
     err = capsys.readouterr().err

@@ -62,7 +62,7 @@ def test_a_run_draws_its_labelled_batches_balanced(tmp_path, monkeypatch):
         return original(self, batch)
 
     monkeypatch.setattr(cls, "train_step", spy)
-    over = ["train.steps=6", "train.batch_size=6", "train.labeled_per_class=3", "data.labels_per_class=4",
+    over = ["method.name=supervised", "train.steps=6", "train.batch_size=6", "train.labeled_per_class=3", "data.labels_per_class=4",
             "data.max_unlabeled=16", "data.max_test=10", "train.progress=false", f"cache.dir={tmp_path / 'c'}"]  # fmt: skip
     fit(load_config("demo", over), tmp_path / "r")
     assert len(seen) == 6
