@@ -31,7 +31,7 @@ from feature_views_dev import embeddings, few_labels  # noqa: E402
 from ssft import SemiSupervisedClassifier  # noqa: E402
 from ssft.config import load_config  # noqa: E402
 from ssft.data.splits import holdout_split  # noqa: E402
-from ssft.train.loop import fit  # noqa: E402
+from ssft.run.runner import fit  # noqa: E402
 
 METHODS = ("fixmatch", "freematch", "softmatch")
 PAPER_KEYS = {

@@ -122,7 +122,7 @@ def step_times(overrides: list[str], steps: tuple[int, int], out: Path) -> tuple
     and left in the shorter timed run it would be subtracted from the longer one's steps (it once
     made an older pipeline look 7x cheaper per image than it was)."""
     from ssft.config import load_config
-    from ssft.train.loop import fit
+    from ssft.run.runner import fit
 
     wall, cpu = [], []
     for k in (steps[0], *steps):

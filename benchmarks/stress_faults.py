@@ -42,7 +42,7 @@ def _cfg(*extra: str) -> Any:
 def _extract(cache: Path, *extra: str) -> tuple[list[str], int]:
     """``ssft extract`` in-process on ``cache``: the warnings it gave and its forward passes."""
     from ssft.features import store
-    from ssft.train.extract import extract_for_config
+    from ssft.run.extract import extract_for_config
 
     store._VERIFIED.clear()  # as in a new process: every entry is checked on its first open
     with warnings.catch_warnings(record=True) as caught:
@@ -73,7 +73,7 @@ def _refused(fn: Callable[[], Any]) -> str | None:
 def corruption(work: Path) -> list[dict[str, Any]]:
     from ssft.api import load_run
     from ssft.data.splits import Split
-    from ssft.train.loop import load_checkpoint
+    from ssft.train.checkpoint import load_checkpoint
 
     ref_run, ref_cache = work / "kill-ref", work / "kill-ref-cache"
     cases = []
@@ -130,7 +130,7 @@ def disk_full(work: Path, ref: dict[str, Any]) -> list[dict[str, Any]]:
     import subprocess
     import sys
 
-    from ssft.train.loop import load_checkpoint
+    from ssft.train.checkpoint import load_checkpoint
 
     rows = []
     for name, target in (("during a checkpoint", "checkpoint.pt:5"), ("during extraction", "tokens.f16:6")):

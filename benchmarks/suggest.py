@@ -60,7 +60,7 @@ DEFAULT_COLD, DEFAULT_NEXT = "ssft typiclust", "ssft margin_coverage"
 def load(name: str, cache: str) -> dict[str, Any]:
     from ssft.config import load_config
     from ssft.suggest.run import load_pool
-    from ssft.train.loop import pooled_features
+    from ssft.train.predict import pooled_features
 
     cfg = load_config(PRESETS[name], [f"cache.dir={cache}", "train.progress=false"])
     pool = load_pool(cfg)

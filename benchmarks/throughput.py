@@ -35,7 +35,7 @@ HEADS = {
 
 def epoch_times(quick: bool, cache_dir: Path, runs: Path) -> list[dict]:
     from ssft.config import load_config
-    from ssft.train.loop import fit
+    from ssft.run.runner import fit
 
     mnist = require_shared("mnist")
     n_ulb = 200 if quick else 1960

@@ -15,7 +15,7 @@ from PIL import Image
 from ssft.cli import main
 from ssft.config import load_config
 from ssft.errors import DataError, TrainingError
-from ssft.train.loop import fit
+from ssft.run.runner import fit
 
 FAST = ["--set", "train.steps=3", "--set", "train.progress=false", "--set", "data.labels_per_class=2"]
 COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200)]
@@ -199,7 +199,7 @@ def test_nan_loss_stops_with_step_and_term_and_keeps_last_checkpoint(tmp_path, m
     cfg = load_config("demo", sets)
     with pytest.raises(TrainingError, match=r"step 5: loss term 'ce' is nan.*last good checkpoint"):
         fit(cfg, tmp_path / "run")
-    from ssft.train.loop import load_checkpoint
+    from ssft.train.checkpoint import load_checkpoint
 
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 4
 
@@ -246,7 +246,7 @@ def test_checkpoint_loading_is_weights_only(tmp_path):
 
     path = tmp_path / "checkpoint.pt"
     path.write_bytes(pickle.dumps({"step": 1, "x": Evil()}))
-    from ssft.train.loop import load_checkpoint
+    from ssft.train.checkpoint import load_checkpoint
 
     with pytest.raises(TrainingError):
         load_checkpoint(path)

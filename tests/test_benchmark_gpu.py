@@ -46,7 +46,7 @@ def test_step_times_leave_the_first_runs_one_time_costs_out(tmp_path, monkeypatc
         once = 10.0 if len(calls) == 1 else 0.0  # lazy imports, first kernel calls
         return Result(once + 0.5 + 0.2 * cfg.train.steps)  # start-up 0.5 s, 0.2 s a step
 
-    monkeypatch.setattr("ssft.train.loop.fit", fake_fit)
+    monkeypatch.setattr("ssft.run.runner.fit", fake_fit)
     wall, cpu = bench.step_times([], (1, 6), tmp_path)
     assert abs(wall - 0.2) < 1e-9
     assert calls[-2:] == [1, 6]

@@ -17,7 +17,8 @@ from ssft.config import load_config
 from ssft.errors import CacheError
 from ssft.features import FeatureStore
 from ssft.fileio import DiskFullError
-from ssft.train.loop import fit, load_checkpoint
+from ssft.run.runner import fit
+from ssft.train.checkpoint import load_checkpoint
 
 sys.path.insert(0, str(Path(__file__).parent / "features"))
 from test_cache import FakeImageBackbone  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import ssft.train.loop as loop
+import ssft.run.runner as runner
 from ssft.api import fit
 from ssft.errors import ConfigError
 
@@ -15,7 +15,7 @@ def no_work(monkeypatch):
     def fail(*a, **k):
         raise AssertionError("extraction started before the modality check")
 
-    monkeypatch.setattr(loop, "build_sources", fail)
+    monkeypatch.setattr(runner, "build_sources", fail)
 
 
 def test_images_with_a_text_backbone(tmp_path, no_work):

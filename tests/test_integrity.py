@@ -14,7 +14,8 @@ from ssft.api import load_run
 from ssft.config import load_config
 from ssft.data.splits import Split
 from ssft.integrity import IntegrityError, check_checkpoint, load_tensors, save_tensors, write_checkpoint
-from ssft.train.loop import fit, load_checkpoint
+from ssft.run.runner import fit
+from ssft.train.checkpoint import load_checkpoint
 
 FAST = ["train.steps=3", "train.batch_size=8", "data.labels_per_class=2", "train.progress=false"]
 

@@ -42,6 +42,6 @@ def test_extraction_bar_says_it_counts_a_share():
 def test_the_training_loop_uses_the_hint():
     import inspect
 
-    import ssft.train.loop as loop
+    import ssft.train.trainer as trainer
 
-    assert "resume with: {resume_command(run)}" in inspect.getsource(loop.train_loop)
+    assert "resume with: {resume_command(self.run_dir)}" in inspect.getsource(trainer.Trainer.fit)

@@ -213,7 +213,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from ssft.train.extract import extract_for_config
+    from ssft.run.extract import extract_for_config
 
     info = extract_for_config(_config(args))
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 reports
@@ -530,7 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     except SsftError as e:
-        from ssft.train.loop import Interrupted
+        from ssft.errors import Interrupted
 
         print(f"error: {e}" if not isinstance(e, Interrupted) else f"interrupted: {e}", file=sys.stderr)
         return 130 if isinstance(e, Interrupted) else 2

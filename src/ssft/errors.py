@@ -29,3 +29,7 @@ class CacheError(SsftError):
 
 class TrainingError(SsftError):
     """Training cannot go on (a non-finite loss, for example)."""
+
+
+class Interrupted(SsftError):
+    """Training stopped on SIGTERM/SIGINT after writing a checkpoint."""

@@ -272,8 +272,9 @@ def train_on_features(cfg: Any, rows: Any, labels: np.ndarray, num_classes: int)
     from ssft.data.splits import Split
     from ssft.errors import DataError
     from ssft.methods import build_method
-    from ssft.train.loop import build_model, pooled_features, resolve_device, train_loop
+    from ssft.run.phases import build_model, train_method
     from ssft.train.run_dir import MetricsLog
+    from ssft.train.runtime import resolve_device
     from ssft.train.streams import LiveSource
 
     device = resolve_device(cfg.train.device)
@@ -296,15 +297,7 @@ def train_on_features(cfg: Any, rows: Any, labels: np.ndarray, num_classes: int)
         )
     with tempfile.TemporaryDirectory(prefix="ssft-estimator-") as tmp:
         log = MetricsLog(Path(tmp) / "metrics.jsonl")
-        if method.classical:
-            bs = cfg.cache.batch_size
-            method.fit(  # type: ignore[attr-defined]
-                pooled_features(source, split.labeled, bs),
-                labels[split.labeled],
-                pooled_features(source, split.unlabeled, bs),
-            )
-        else:
-            train_loop(cfg, Path(tmp), method, split, labels, source, device, log, False)
+        train_method(cfg, Path(tmp), method, split, labels, source, device, log)
         metrics = log.read()
     method.eval()
     return method, metrics

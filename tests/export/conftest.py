@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ssft.config import load_config
-from ssft.train.loop import fit
+from ssft.run.runner import fit
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")

@@ -46,7 +46,7 @@ def test_export_onnx_then_predict_with_either_engine(text_run, tmp_path, capsys)
 
 def test_exporting_a_scikit_learn_run_is_one_clear_error(tmp_path, capsys):
     from ssft.config import load_config
-    from ssft.train.loop import fit
+    from ssft.run.runner import fit
 
     cfg = load_config("demo", ["method.name=knn", "train.steps=1", f"cache.dir={tmp_path / 'cache'}"])
     run = fit(cfg, tmp_path / "run").run_dir

@@ -42,7 +42,7 @@ def test_graph_reproduces_the_cached_float16_view(image_run):
 
 def test_a_scikit_learn_method_is_refused_with_the_fix(tmp_path):
     from ssft.config import load_config
-    from ssft.train.loop import fit
+    from ssft.run.runner import fit
 
     cfg = load_config("demo", ["method.name=label_spreading", f"cache.dir={tmp_path / 'cache'}"])
     run = load_run(fit(cfg, tmp_path / "run").run_dir, device="cpu")

@@ -61,7 +61,7 @@ def test_a_lora_run_exports_with_its_adapters_merged(tmp_path):
     pytest.importorskip("peft")
     from ssft.backbones.lora import has_lora
     from ssft.config import load_config
-    from ssft.train.loop import fit
+    from ssft.run.runner import fit
 
     overrides = [
         "backbone.frozen=false",

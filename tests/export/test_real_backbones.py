@@ -10,7 +10,7 @@ import pytest
 from ssft.api import load_run
 from ssft.config import load_config
 from ssft.export import export_folder
-from ssft.train.loop import fit
+from ssft.run.runner import fit
 
 
 def text_csv(path):

@@ -120,7 +120,7 @@ def _demo(tmp_path, *extra):
 
 
 def test_strong_views_are_extracted_only_for_methods_that_read_them(tmp_path):
-    from ssft.train.loop import build_sources
+    from ssft.run.sources import build_sources
 
     cfg, data, split, bb = _demo(tmp_path, "cache.strong_views=2", "cache.views=1")
     plain, _, _ = build_sources(cfg, data, split, bb, torch.device("cpu"))
@@ -147,7 +147,7 @@ def test_strong_views_are_extracted_only_for_methods_that_read_them(tmp_path):
 
 
 def test_a_method_reading_strong_views_needs_some(tmp_path):
-    from ssft.train.loop import build_sources
+    from ssft.run.sources import build_sources
 
     cfg, data, split, bb = _demo(tmp_path, "cache.strong_views=0")
     with pytest.raises(ConfigError, match="cache.strong_views >= 1"):
@@ -155,7 +155,7 @@ def test_a_method_reading_strong_views_needs_some(tmp_path):
 
 
 def test_live_views_are_new_augmentations(tmp_path):
-    from ssft.train.loop import build_sources
+    from ssft.run.sources import build_sources
 
     cfg, data, split, bb = _demo(tmp_path, "cache.enabled=false")
     train, _, _ = build_sources(cfg, data, split, bb, torch.device("cpu"), ("strong", "weak"))

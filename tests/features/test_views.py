@@ -29,7 +29,7 @@ def test_views_are_extracted_once_and_served(tmp_path):
     from ssft.backbones import build_backbone
     from ssft.data import load_dataset
     from ssft.data.splits import make_split
-    from ssft.train.loop import build_sources
+    from ssft.run.sources import build_sources
 
     cfg = load_config(
         "demo", ["cache.views=2", f"cache.dir={tmp_path}", "train.progress=false", "data.max_unlabeled=50"]
@@ -69,7 +69,7 @@ def _text_setup(tmp_path, *extra):
 
 
 def test_text_views_are_extracted_from_augmented_texts(tmp_path):
-    from ssft.train.loop import build_sources
+    from ssft.run.sources import build_sources
 
     cfg, data, split, bb = _text_setup(tmp_path, "cache.views=1", "cache.strong_views=1")
     train, _, _ = build_sources(cfg, data, split, bb, torch.device("cpu"), ("strong", "weak"))

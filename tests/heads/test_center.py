@@ -14,8 +14,8 @@ from ssft.api import load_run
 from ssft.backbones.base import Features
 from ssft.config import ModelConfig, load_config
 from ssft.heads.model import SSFTModel
+from ssft.run.runner import fit
 from ssft.train.center import training_pool_mean
-from ssft.train.loop import fit
 
 
 class _Stub(torch.nn.Module):

@@ -96,17 +96,17 @@ def test_confusion_matrix_of_a_real_run(tmp_path):
 
 
 def test_sweep_shows_progress_goes_past_a_failed_run_and_writes_the_report(tmp_path, monkeypatch, capsys):
-    import ssft.train.loop as loop
+    import ssft.run.runner as runner
     from ssft.errors import TrainingError
 
-    real_fit = loop.fit
+    real_fit = runner.fit
 
     def fit(cfg, out, *, resume=False):
         if "k2_seed1" in str(out):
             raise TrainingError("loss term 'ce' is nan")
         return real_fit(cfg, out, resume=resume)
 
-    monkeypatch.setattr(loop, "fit", fit)
+    monkeypatch.setattr(runner, "fit", fit)
     args = ["sweep", "--config", "demo", "--grid", "data.labels_per_class=1,2", "--seeds", "0,1"]
     code = main([*args, "--set", "train.steps=2", "--out", str(tmp_path / "sw")])
     out, err = capsys.readouterr()

@@ -10,8 +10,8 @@ import pytest
 
 from ssft.config import ConfigError, load_config
 from ssft.methods.base import METHODS
+from ssft.run.runner import fit
 from ssft.train.balanced_stream import BalancedStream
-from ssft.train.loop import fit
 
 LABELS = np.repeat(np.arange(20), 4)[np.random.default_rng(3).permutation(80)]
 

@@ -9,7 +9,7 @@ import pytest
 
 from ssft.backbones import build_backbone
 from ssft.config import load_config
-from ssft.train.loop import fit
+from ssft.run.runner import fit
 
 FAST = ["train.steps=2", "train.batch_size=8", "data.labels_per_class=2", "train.progress=false"]
 

@@ -12,7 +12,8 @@ import torch
 from ssft.backbones import build_backbone
 from ssft.config import load_config
 from ssft.heads.model import SSFTModel
-from ssft.train.loop import fit, load_checkpoint
+from ssft.run.runner import fit
+from ssft.train.checkpoint import load_checkpoint
 
 
 def cfg(tmp_path, *extra: str):

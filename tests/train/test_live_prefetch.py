@@ -8,9 +8,10 @@ from contextlib import contextmanager
 
 import pytest
 
-import ssft.train.loop as loop
+import ssft.errors as errors
+import ssft.train.trainer as trainer
 from ssft.config import load_config
-from ssft.train.loop import fit
+from ssft.run.runner import fit
 
 BASE = [
     "train.steps=6",
@@ -27,7 +28,7 @@ def losses(run) -> list[dict]:
 
 
 class _StopAt(dict):
-    """A stop flag that turns on at step ``k`` (checked twice per step when checkpoint_every=0)."""
+    """A stop flag that turns on at step ``k`` (read once per step)."""
 
     def __init__(self, k: int) -> None:
         super().__init__()
@@ -35,7 +36,7 @@ class _StopAt(dict):
 
     def __getitem__(self, key: str) -> bool:
         self.n += 1
-        return self.n >= 2 * self.k - 1
+        return self.n >= self.k
 
 
 def test_workers_give_the_same_training_as_the_main_process(tmp_path):
@@ -56,8 +57,8 @@ def test_interrupted_live_run_resumes_exactly(tmp_path, monkeypatch, workers):
     def stop_at_3():
         yield _StopAt(3)
 
-    monkeypatch.setattr(loop, "stop_signals", stop_at_3)
-    with pytest.raises(loop.Interrupted, match="stopped at step 3/6"):
+    monkeypatch.setattr(trainer, "stop_signals", stop_at_3)
+    with pytest.raises(errors.Interrupted, match="stopped at step 3/6"):
         fit(load_config("demo", cfg), tmp_path / "cut")
     monkeypatch.undo()
     resumed = fit(None, tmp_path / "cut", resume=True)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ssft.config import load_config
-from ssft.train.loop import fit
+from ssft.run.runner import fit
 
 FAST = ["train.steps=8", "train.batch_size=16", "data.labels_per_class=2", "train.log_every=2"]
 

@@ -101,7 +101,7 @@ def test_sigterm_checkpoints_and_resumes(tmp_path):
 
 
 def test_torn_checkpoint_is_refused(tmp_path):
-    from ssft.train.loop import load_checkpoint
+    from ssft.train.checkpoint import load_checkpoint
 
     bad = tmp_path / "checkpoint.pt"
     bad.write_bytes(b"PK\x03\x04 truncated")

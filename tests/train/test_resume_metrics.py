@@ -8,7 +8,8 @@ from contextlib import contextmanager
 
 import pytest
 
-import ssft.train.loop as loop
+import ssft.errors as errors
+import ssft.train.trainer as trainer
 from ssft.api import fit
 
 SETS = [
@@ -43,11 +44,11 @@ def test_resume_inside_a_logging_window_logs_what_an_uninterrupted_run_logs(tmp_
 
     @contextmanager
     def stop_at_step_7():
-        # two reads of the flag per step (checkpoint?, stop?): both true from step 7 on
-        yield _StopAfter(2 * 6)
+        # one read of the flag per step: true from step 7 on
+        yield _StopAfter(6)
 
-    monkeypatch.setattr(loop, "stop_signals", stop_at_step_7)
-    with pytest.raises(loop.Interrupted, match="step 7/30"):
+    monkeypatch.setattr(trainer, "stop_signals", stop_at_step_7)
+    with pytest.raises(errors.Interrupted, match="step 7/30"):
         fit("demo", tmp_path / "run", overrides=SETS)
     monkeypatch.undo()
     assert (tmp_path / "run" / "checkpoint.pt").is_file()

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ssft.config import BackboneConfig, load_config
-from ssft.train.loop import fit
+from ssft.run.runner import fit
 from ssft.train.runtime import PeakMemory, deterministic, host_peak_mb, rng_state, set_rng_state
 
 FAST = ["train.steps=4", "train.batch_size=16", "data.labels_per_class=2", "train.log_every=2"]
@@ -67,12 +67,12 @@ def test_checkpoint_rng_state_holds_every_gpu_and_loads_weights_only(monkeypatch
 
 
 def test_fit_checkpoint_carries_the_cuda_rng_and_resume_restores_it(tmp_path, monkeypatch):
-    import ssft.train.loop as loop
+    import ssft.train.checkpoint as checkpoint
 
     calls: list = []
     _fake_cuda(monkeypatch, calls)
     fit(load_config("demo", [*FAST, "train.device=cpu"]), tmp_path / "run")
-    ckpt = loop.load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    ckpt = checkpoint.load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert len(ckpt["cuda_rng"]) == 2 and not calls
     # Resuming puts the GPU states back (here from the final checkpoint: nothing left to train).
     (tmp_path / "run" / "results.json").unlink()
@@ -81,16 +81,16 @@ def test_fit_checkpoint_carries_the_cuda_rng_and_resume_restores_it(tmp_path, mo
 
 
 def test_deterministic_algorithms_during_a_run_and_restored_after(tmp_path, monkeypatch):
-    import ssft.train.loop as loop
+    import ssft.train.trainer as trainer
 
     seen = []
-    real = loop.train_loop
+    real = trainer.Trainer.fit
 
     def spy(*a, **k):
         seen.append(torch.are_deterministic_algorithms_enabled())
         return real(*a, **k)
 
-    monkeypatch.setattr(loop, "train_loop", spy)
+    monkeypatch.setattr(trainer.Trainer, "fit", spy)
     before = torch.are_deterministic_algorithms_enabled()
     fit(load_config("demo", FAST), tmp_path / "on")
     fit(load_config("demo", [*FAST, "train.deterministic=false"]), tmp_path / "off")
@@ -106,7 +106,8 @@ def test_fit_evaluate_and_predict_share_one_precision_path(tmp_path, cache):
     evaluate and predict must all run under it, so they give the same probabilities."""
     from ssft.data import load_dataset
     from ssft.data.splits import Split
-    from ssft.train.loop import build_sources, predict
+    from ssft.run.sources import build_sources
+    from ssft.train.predict import predict
 
     cfg = load_config(
         "demo", [*FAST, "train.precision=bf16", f"cache.enabled={cache}", f"cache.dir={tmp_path / 'c'}"]

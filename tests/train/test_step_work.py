@@ -8,7 +8,7 @@ import torch
 
 from ssft.config import load_config
 from ssft.methods.base import METHODS
-from ssft.train.loop import fit
+from ssft.run.runner import fit
 from ssft.train.streams import LiveSource
 
 FAST = ["train.steps=2", "train.batch_size=4", "data.labels_per_class=2", "data.max_unlabeled=16",

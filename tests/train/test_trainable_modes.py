@@ -14,7 +14,8 @@ from ssft.backbones.trainable import configure_trainable
 from ssft.config import load_config
 from ssft.heads.model import SSFTModel
 from ssft.methods import build_method
-from ssft.train.loop import fit, load_checkpoint
+from ssft.run.runner import fit
+from ssft.train.checkpoint import load_checkpoint
 from ssft.train.optim import parameter_groups
 
 FAST = ["train.steps=2", "train.batch_size=8", "data.labels_per_class=2", "train.log_every=1",

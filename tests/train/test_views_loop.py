@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ssft.config import load_config
-from ssft.train.loop import fit
+from ssft.run.runner import fit
 
 FAST = ["train.steps=4", "train.batch_size=16", "data.labels_per_class=2", "train.log_every=2",
         "data.max_unlabeled=60", "cache.strong_views=1"]  # fmt: skip
@@ -53,21 +53,21 @@ def test_resume_continues_the_view_draws(tmp_path):
     ]  # fmt: skip  (so the drawn views matter)
     full = fit(cfg(*keys), tmp_path / "full")
     part = cfg(*keys, "train.checkpoint_every=3")
-    import ssft.train.loop as loop
+    from ssft.train.run_dir import MetricsLog
 
-    original = loop.MetricsLog.write
+    original = MetricsLog.write
 
     def stop_at_four(self, record):  # a crash after step 4, one step past the last checkpoint
         original(self, record)
         if record.get("step") == 4:
             raise KeyboardInterrupt
 
-    loop.MetricsLog.write = stop_at_four
+    MetricsLog.write = stop_at_four
     try:
         with pytest.raises(KeyboardInterrupt):
             fit(part, tmp_path / "part")
     finally:
-        loop.MetricsLog.write = original
+        MetricsLog.write = original
     resumed = fit(None, tmp_path / "part", resume=True)
     a = [json.loads(x) for x in (full.run_dir / "metrics.jsonl").read_text().splitlines()]
     b = [json.loads(x) for x in (resumed.run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -76,7 +76,7 @@ def test_resume_continues_the_view_draws(tmp_path):
 
 
 def test_extract_fills_the_views_the_method_reads(tmp_path):
-    from ssft.train.extract import extract_for_config
+    from ssft.run.extract import extract_for_config
 
     keys = ["method.name=fixmatch", f"cache.dir={tmp_path / 'c'}"]
     stats = extract_for_config(cfg(*keys))

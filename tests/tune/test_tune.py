@@ -103,16 +103,18 @@ def test_dev_split_of_a_dataset_with_a_test_split_leaves_it_out():
 
 @needs_optuna
 def test_tune_never_reads_the_test_part(small_digits, tmp_path, monkeypatch):
-    import ssft.train.loop as loop
+    import ssft.run.results as results
+    import ssft.train.callbacks as callbacks
+    from ssft.train.predict import predict as real_predict
 
     scored = []
-    real_predict = loop.predict
 
     def spy_predict(method, source, idx, *args, **kwargs):
         scored.append(len(idx))
         return real_predict(method, source, idx, *args, **kwargs)
 
-    monkeypatch.setattr(loop, "predict", spy_predict)
+    monkeypatch.setattr(results, "predict", spy_predict)  # the test-part evaluation
+    monkeypatch.setattr(callbacks, "predict", spy_predict)  # validation passes
     res = tune(
         "demo", tmp_path / "t", trials=2, overrides=[*BASE, "method.name=knn"], seeds=[0], verbose=False
     )

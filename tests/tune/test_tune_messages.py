@@ -9,7 +9,7 @@ import json
 import pytest
 
 from ssft.cli import main
-from ssft.train.loop import Interrupted
+from ssft.errors import Interrupted
 from ssft.tune import runner as tune_runner
 from ssft.tune import tune
 from ssft.tune.outputs import fmt_params

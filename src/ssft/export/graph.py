@@ -66,9 +66,9 @@ class TextGraph(_Graph):
 
 def build_graph(run: Any) -> _Graph:
     """The export graph of a loaded run (:class:`ssft.api.Run`), its LoRA adapters merged."""
-    from ssft.methods.baselines import ClassicalMethod
+    from ssft.methods.closed_form import ClosedFormMethod
 
-    if isinstance(run.method, ClassicalMethod):
+    if isinstance(run.method, ClosedFormMethod):
         raise ConfigError(
             f"method {run.cfg.method.name} is a scikit-learn model and cannot be exported to ONNX; "
             "export a run of a neural method (twinturbo, supervised, fixmatch, ...), or use Run.export() "

@@ -1,4 +1,4 @@
-"""The method contract (STYLE.md §6).
+"""The method contract.
 
 A method owns the model and whatever extra modules its loss needs (alignment heads,
 discriminators with their own optimisers). ``train_step(batch)`` returns
@@ -35,8 +35,6 @@ class Method(nn.Module):
     name: ClassVar[str] = "base"
     config_class: ClassVar[type[MethodConfig]] = MethodConfig
     uses_unlabeled: ClassVar[bool] = False
-    #: methods with no gradient training (scikit-learn baselines) set this and implement fit_predict
-    classical: ClassVar[bool] = False
     #: augmented views the method reads, as batch keys without the ``x_`` (e.g. ``("ulb_w", "ulb_s")``)
     views: ClassVar[tuple[str, ...]] = ()
     #: the default of ``model.center`` for this method (see :func:`centers_input`)
@@ -119,6 +117,33 @@ class Method(nn.Module):
 
     def adversaries(self) -> list[nn.Module]:
         return []
+
+    # -- what a run keeps --------------------------------------------------------------------------
+
+    def trained_state(self) -> dict[str, Any]:
+        """The method's state without a frozen backbone (rebuilt from its name, it never changes):
+        what a checkpoint, the validation-selected state and ``model.safetensors`` keep, so a frozen
+        run saves only the head and the method's own state, not a copy of the pretrained weights."""
+        state = self.state_dict()
+        if any(p.requires_grad for p in self.model.backbone.parameters()):
+            return state
+        return {k: v for k, v in state.items() if not k.startswith("model.backbone.")}
+
+    def load_trained_state(self, state: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """Load a :meth:`trained_state` (or a whole state) back; returns the keys that were missing
+        (other than a frozen backbone's, and optimiser ``_extra_state``) and the unexpected ones."""
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        missing = [
+            k for k in missing if not k.startswith("model.backbone.") and not k.endswith("_extra_state")
+        ]
+        return missing, list(unexpected)
+
+    def state_arrays(self) -> dict[str, Tensor]:
+        """Extra tensors saved beside the weights (a closed-form method's fitted arrays)."""
+        return {}
+
+    def load_state_arrays(self, tensors: dict[str, Tensor]) -> None:
+        """Read back what :meth:`state_arrays` saved."""
 
 
 def prior_sample_options(cfg: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Classical baselines on the frozen pooled latent ``z*`` (METHODS.md §3).
+"""Classical baselines on the frozen pooled latent ``z*``.
 
 Strong simple baselines are part of an honest comparison: with a handful of labels, logistic
 regression or label spreading on good frozen features is hard to beat. These methods are fitted in
@@ -11,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import Tensor
 
-from ssft.backbones.base import Features
 from ssft.config import MethodConfig, choice, doc
 from ssft.errors import ConfigError
-from ssft.methods.base import Method, register_method
+from ssft.methods.base import register_method
+from ssft.methods.closed_form import ClosedFormMethod
 
 
 def _prep(x: np.ndarray, normalize: bool) -> np.ndarray:
@@ -33,36 +31,6 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-class ClassicalMethod(Method):
-    """Base of the closed-form baselines: ``fit(x_lb, y_lb, x_ulb)`` then ``predict_proba(x)``."""
-
-    classical = True
-
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.arrays: dict[str, np.ndarray] = {}
-
-    def fit(self, x_lb: np.ndarray, y_lb: np.ndarray, x_ulb: np.ndarray) -> None:
-        raise NotImplementedError
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def probabilities(self, feats: Features) -> Tensor:
-        return torch.from_numpy(self.predict_proba(feats.pooled.float().cpu().numpy())).float()
-
-    def scores(self, feats: Features) -> Tensor:
-        return self.probabilities(feats).clamp_min(1e-12).log()
-
-    def state_arrays(self) -> dict[str, Tensor]:
-        return {f"baseline.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.arrays.items()}
-
-    def load_state_arrays(self, tensors: dict[str, Tensor]) -> None:
-        self.arrays = {
-            k[len("baseline.") :]: v.numpy() for k, v in tensors.items() if k.startswith("baseline.")
-        }
-
-
 @dataclass
 class LinearProbeConfig(MethodConfig):
     C: float = doc(10.0, "inverse L2 regularisation strength of the logistic regression")
@@ -72,7 +40,7 @@ class LinearProbeConfig(MethodConfig):
 
 
 @register_method
-class LinearProbe(ClassicalMethod):
+class LinearProbe(ClosedFormMethod):
     """Logistic regression on standardised frozen features (fitted on the labelled data only)."""
 
     name = "linear_probe"
@@ -116,7 +84,7 @@ class KNNConfig(MethodConfig):
 
 
 @register_method
-class KNN(ClassicalMethod):
+class KNN(ClosedFormMethod):
     """k-nearest-neighbour vote among the labelled examples (cosine distance)."""
 
     name = "knn"
@@ -160,7 +128,7 @@ class LabelSpreadingConfig(MethodConfig):
 
 
 @register_method
-class LabelSpreading(ClassicalMethod):
+class LabelSpreading(ClosedFormMethod):
     """scikit-learn label spreading over a k-NN graph of labelled + unlabelled features (inductive
     on the test part: it never sees test inputs while fitting)."""
 

@@ -62,7 +62,9 @@ def load_pool(cfg: Config, backbone: Any = None) -> Pool:
     """Pool features of a frozen-backbone config, read from (or first extracted into) the cache."""
     from ssft.backbones import build_backbone
     from ssft.data import load_dataset
-    from ssft.train.loop import build_sources, pooled_features, resolve_device
+    from ssft.run.sources import build_sources
+    from ssft.train.predict import pooled_features
+    from ssft.train.runtime import resolve_device
 
     if not (cfg.backbone.frozen and cfg.cache.enabled):
         raise ConfigError(
@@ -81,7 +83,7 @@ def load_pool(cfg: Config, backbone: Any = None) -> Pool:
 
 def run_probabilities(run: Any, pool: Pool) -> np.ndarray:
     """Class probabilities (n, K) of a loaded run (:func:`ssft.api.load_run`) on the pool."""
-    from ssft.train.loop import predict
+    from ssft.train.predict import predict
 
     cfg = run.cfg
     return predict(run.method, pool.source, pool.index, cfg.cache.batch_size, run.device, cfg.train.precision)

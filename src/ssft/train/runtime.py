@@ -1,4 +1,5 @@
-"""Per-run process state: random number generators, deterministic algorithms, peak memory."""
+"""Per-run process state: the device, autocast, random number generators, deterministic algorithms,
+peak memory."""
 
 from __future__ import annotations
 
@@ -10,6 +11,33 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from ssft.distributed import local_device
+from ssft.errors import ConfigError
+from ssft.precision import autocast as precision_autocast
+
+
+def resolve_device(name: str) -> torch.device:
+    """``train.device``: ``auto`` (this rank's GPU when one is visible, else the CPU) or a torch
+    device name, checked."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return local_device(torch.device("cuda"))
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(
+            f"train.device={name!r} is not a device; use auto, cpu, cuda, cuda:N or mps"
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device asks for CUDA but no GPU is visible; use train.device=cpu or auto")
+    return local_device(dev)
+
+
+def autocast_for(device: torch.device, precision: str) -> Any:
+    """The run's autocast context (see :mod:`ssft.precision`, shared with extraction and predict)."""
+    return precision_autocast(device, precision)
 
 
 def rng_state() -> dict[str, Any]:

@@ -139,7 +139,7 @@ def run_one(plan: RunPlan, job: dict[str, Any] | None = None) -> tuple[str, dict
     (where and under which scheduler job it runs) goes to its ``job.json`` while it trains, so
     ``ssft sweep --status`` can tell a running run from a lost one.
     """
-    from ssft.train.loop import fit
+    from ssft.run.runner import fit
     from ssft.train.sweep_state import mark_running
 
     run_dir = plan.run_dir
@@ -148,7 +148,7 @@ def run_one(plan: RunPlan, job: dict[str, Any] | None = None) -> tuple[str, dict
     try:
         row = dict(fit(None if resume else plan.cfg, run_dir, resume=resume).results)
     except SsftError as e:
-        from ssft.train.loop import Interrupted
+        from ssft.errors import Interrupted
 
         if isinstance(e, Interrupted):
             raise

@@ -40,7 +40,7 @@ def run_group(plans: list[RunPlan], cluster: str) -> dict[str, str]:
     A run that raises is recorded in its ``error.txt`` (with the traceback in the job's log) and
     the job goes on with its next run.
     """
-    from ssft.train.loop import Interrupted
+    from ssft.errors import Interrupted
 
     submitit = import_submitit()
     try:

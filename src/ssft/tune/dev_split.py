@@ -11,7 +11,7 @@ otherwise). What remains, the pool, is split class-stratified into
   counted and reported, and a user with only ``k`` labels per class has no such set.
 
 The result is a new :class:`~ssft.data.base.Dataset` holding dev-train as its train part and
-dev-eval as its test part, so a trial is an ordinary run of :func:`ssft.train.loop.fit` that cannot
+dev-eval as its test part, so a trial is an ordinary run of :func:`ssft.run.runner.fit` that cannot
 read a test item: the test part is not in it.
 """
 

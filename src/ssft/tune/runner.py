@@ -28,8 +28,7 @@ from typing import Any
 import numpy as np
 
 from ssft.config import Config, load_config, parse_override
-from ssft.errors import ConfigError, DataError, TrainingError
-from ssft.train.loop import Interrupted
+from ssft.errors import ConfigError, DataError, Interrupted, TrainingError
 from ssft.train.run_dir import write_json
 from ssft.tune.dev_split import DevSplit, make_dev_split
 from ssft.tune.outputs import (

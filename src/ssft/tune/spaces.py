@@ -111,11 +111,12 @@ def content_style_space(s: Suggest, cfg: Config) -> None:
 def space_for(method: str) -> tuple[str, Space]:
     """(space name, space) of a registered method; see the module docstring for the fallback."""
     from ssft.methods import METHODS
+    from ssft.methods.closed_form import ClosedFormMethod
 
     cls = METHODS.get(method)  # an unknown method fails here, listing the known ones
     if method in SPACES:
         return method, SPACES.get(method)
-    if cls.classical:
+    if issubclass(cls, ClosedFormMethod):
         known = ", ".join(n for n in SPACES if n != "generic")
         raise ConfigError(
             f"method {method!r} has no search space for ssft tune; declare one in ssft.tune.spaces "

@@ -1,6 +1,6 @@
 """One trial of ``ssft tune``: a config trained on dev-train and scored on dev-eval, per seed.
 
-Each seed is an ordinary :func:`ssft.train.loop.fit` run on the development dataset (the feature
+Each seed is an ordinary :func:`ssft.run.runner.fit` run on the development dataset (the feature
 cache makes every run after the first skip the backbone). Its folder keeps ``config.yaml``,
 ``split.json`` and ``metrics.jsonl``; the accuracy is written as ``dev_results.json`` with every
 ``test`` key renamed ``dev``, and the weights are dropped, so a trial folder can never be taken
@@ -61,7 +61,7 @@ def score_on_dev(cfg: Config, dev: DevSplit, seeds: Sequence[int], out: str | Pa
     A seed whose ``dev_results.json`` exists is read back; a half-written seed folder (the search
     was killed during it) is started again.
     """
-    from ssft.train.loop import fit
+    from ssft.run.runner import fit
 
     out = Path(out)
     accs, runs, seconds = [], [], 0.0

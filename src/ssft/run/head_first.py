@@ -12,12 +12,14 @@ optimiser state and schedule.
 
 The first phase keeps its own metrics and checkpoint in ``<run>/head_first/``; an interrupted run
 resumes inside whichever phase it was in. See docs/methods/head_first.md.
+
+It is a phase of the run (:mod:`ssft.run.runner`), before the main one; both are a
+:class:`~ssft.train.trainer.Trainer`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +32,12 @@ from ssft.backbones.base import Backbone
 from ssft.config import Config
 from ssft.data.base import Dataset
 from ssft.data.splits import Split
-from ssft.methods import Method
+from ssft.distributed import is_main
+from ssft.methods.base import Method
+from ssft.run.directory import NullLog
+from ssft.run.sources import build_sources
+from ssft.train.trackers import open_metrics_log
+from ssft.train.trainer import Trainer
 
 #: The first phase's folder inside the run directory.
 SUBDIR = "head_first"
@@ -76,8 +83,6 @@ def head_first_sources(
     """The first phase's training source (cached frozen features, extracted once and shared with
     frozen runs) and its extraction stats. The run also measures its pool mean (``model.center``)
     on it, rather than running the trainable backbone over the pool a second time."""
-    from ssft.train.loop import build_sources
-
     with frozen(backbone):
         source, _, stats = build_sources(head_first_config(cfg), dataset, split, backbone, device, view_kinds)
     return source, stats
@@ -97,10 +102,6 @@ def train_head_first(
     """Run the first phase (see the module docstring) on ``sources`` (:func:`head_first_sources`)
     and return its result fields. Skipped when resuming a run whose second phase has a checkpoint:
     that checkpoint holds the whole method."""
-    from ssft.distributed import is_main
-    from ssft.train.loop import NullLog, train_loop
-    from ssft.train.trackers import open_metrics_log
-
     if resume and (run / "checkpoint.pt").exists():
         return {}
     sub = run / SUBDIR
@@ -109,13 +110,10 @@ def train_head_first(
     source, stats = sources
     with frozen(backbone):
         log = open_metrics_log(cfg1, sub) if is_main() else NullLog()  # rank 0 writes (DDP)
-        t0 = time.perf_counter()
-        steps, extra, _ = train_loop(
-            cfg1, sub, method, split, labels, source, device, log, resume and (sub / "checkpoint.pt").exists()
-        )
-        seconds = time.perf_counter() - t0 + extra.get("previous_train_seconds", 0.0)
+        trainer = Trainer(cfg1, sub, method, split, labels, source, device, log)
+        outcome = trainer.fit(resume=resume and (sub / "checkpoint.pt").exists())
     return {
-        "head_first_steps": steps,
-        "head_first_seconds": seconds,
+        "head_first_steps": outcome.steps,
+        "head_first_seconds": outcome.seconds,
         "head_first_extract_seconds": stats["extract_seconds"],
     }

@@ -14,7 +14,8 @@ def extract_for_config(cfg: Config) -> dict[str, Any]:
     from ssft.backbones import build_backbone
     from ssft.data import load_dataset
     from ssft.data.splits import make_split
-    from ssft.train.loop import build_sources, resolve_device
+    from ssft.run.sources import build_sources
+    from ssft.train.runtime import resolve_device
 
     if not cfg.backbone.frozen:
         raise ConfigError("ssft extract caches a frozen backbone's features; set backbone.frozen=true")
