@@ -96,20 +96,22 @@ def resumed(run: Path, env: dict[str, str]) -> None:
     if (run / "results.json").exists():
         return
     preset, overrides = RESUME
-    p = subprocess.Popen(
-        command(preset, run, overrides), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    while p.poll() is None and not (run / "checkpoint.pt").exists():
-        time.sleep(0.05)
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate()
-    interrupted = p.returncode != 0
-    cmd = [*command(preset, run, []), "--resume"]
-    cmd.remove("--config")
-    cmd.remove(preset)
+    interrupted = (run / "checkpoint.pt").exists()  # left by an earlier record: resume it
+    if not interrupted:
+        cmd = command(preset, run, overrides)
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        while p.poll() is None and not (run / "checkpoint.pt").exists():
+            time.sleep(0.05)
+        p.send_signal(signal.SIGINT)
+        p.communicate()
+        interrupted = p.returncode != 0
+    cmd = [sys.executable, "-m", "ssft", "fit", "--resume", str(run)]
     q = subprocess.run(cmd, env=env, capture_output=True, text=True) if interrupted else None
     ok = q is None or q.returncode == 0
-    print(f"resume: interrupted={interrupted} {'ok' if ok else 'FAILED ' + q.stderr[-2000:]}", flush=True)
+    print(
+        f"resume: interrupted={interrupted} {'ok' if ok or q is None else 'FAILED ' + q.stderr[-2000:]}",
+        flush=True,
+    )
 
 
 def ddp(run: Path, env: dict[str, str]) -> None:
