@@ -59,11 +59,13 @@ FAST = [
 
 
 def test_the_saved_model_is_the_average_and_resume_is_exact(tmp_path, monkeypatch):
-    from ssft.train import loop
+    import ssft.train.trainer as trainer
+    from ssft.errors import Interrupted
+    from ssft.run.runner import fit
 
     c = [*FAST, f"cache.dir={tmp_path / 'c'}", "train.ema_weights=0.9"]
-    whole = loop.fit(load_config("demo", c), tmp_path / "whole")
-    plain = loop.fit(load_config("demo", [*FAST, f"cache.dir={tmp_path / 'c'}"]), tmp_path / "plain")
+    whole = fit(load_config("demo", c), tmp_path / "whole")
+    plain = fit(load_config("demo", [*FAST, f"cache.dir={tmp_path / 'c'}"]), tmp_path / "plain")
     w_whole = load_file(str(whole.run_dir / "model.safetensors"))
     w_plain = load_file(str(plain.run_dir / "model.safetensors"))
     # the same run without the average ends at the live weights; with it, elsewhere
@@ -74,23 +76,23 @@ def test_the_saved_model_is_the_average_and_resume_is_exact(tmp_path, monkeypatc
     assert torch.equal(ckpt["weight_ema"]["shadow"][key], w_whole[key])
 
     class StopAfterThree(dict):
-        """The stop flag as SIGTERM would set it after step 3 (read twice per step)."""
+        """The stop flag as SIGTERM would set it after step 3 (read once per step)."""
 
         reads = 0
 
         def __getitem__(self, key):
             StopAfterThree.reads += 1
-            return StopAfterThree.reads >= 5
+            return StopAfterThree.reads >= 3
 
     @contextlib.contextmanager
     def stop_soon():
         yield StopAfterThree()
 
-    monkeypatch.setattr(loop, "stop_signals", stop_soon)
-    with pytest.raises(loop.Interrupted, match="step 3/8"):
-        loop.fit(load_config("demo", c), tmp_path / "cut")
+    monkeypatch.setattr(trainer, "stop_signals", stop_soon)
+    with pytest.raises(Interrupted, match="step 3/8"):
+        fit(load_config("demo", c), tmp_path / "cut")
     monkeypatch.undo()
-    resumed = loop.fit(load_config("demo", c), tmp_path / "cut", resume=True)
+    resumed = fit(load_config("demo", c), tmp_path / "cut", resume=True)
     w_resumed = load_file(str(resumed.run_dir / "model.safetensors"))
     assert all(torch.equal(w_resumed[k], w_whole[k]) for k in w_whole)
     assert resumed.results["test_accuracy"] == whole.results["test_accuracy"]

@@ -8,5 +8,6 @@ from ssft.methods import twinturbo  # noqa: E402,F401  isort: skip
 from ssft.methods import content_style  # noqa: E402,F401  isort: skip
 from ssft.methods import fixmatch  # noqa: E402,F401  isort: skip
 from ssft.methods import softmatch  # noqa: E402,F401  isort: skip
+from ssft.methods import pseudo_label  # noqa: E402,F401  isort: skip
 
 __all__ = ["METHODS", "Batch", "Method", "build_method", "register_method"]
