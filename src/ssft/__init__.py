@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from ssft.version import __version__
 
 __all__ = ["SemiSupervisedClassifier", "__version__", "fit", "labeled_accuracy", "load_config", "load_run"]
 
@@ -22,10 +22,15 @@ def __getattr__(name: str) -> Any:
         return getattr(api, name)
     if name in ("SemiSupervisedClassifier", "labeled_accuracy"):
         from ssft import estimator
+        from ssft.plugins import load_plugins
+
+        load_plugins()  # the estimator's parameters are the registered methods' config keys
 
         return getattr(estimator, name)
     if name == "load_config":
         from ssft.config import load_config
+        from ssft.plugins import load_plugins
 
+        load_plugins()  # so that method.name resolves to the method's config class
         return load_config
     raise AttributeError(f"module 'ssft' has no attribute {name!r}")
