@@ -38,6 +38,8 @@ from ssft.config.sources import (
 from ssft.config.validate import validate
 
 __all__ = [
+    "_METHOD_CONFIGS",
+    "_build",
     "META_KEYS",
     "TRACKERS",
     "BackboneConfig",

@@ -18,8 +18,6 @@ def register_method_config(name: str, cls: type[MethodConfig] = MethodConfig) ->
     _METHOD_CONFIGS[name] = cls
 
 
-
-
 def method_config_class(name: str) -> type[MethodConfig]:
     """The config dataclass registered for method ``name``; an unknown name lists the known ones."""
     if not _METHOD_CONFIGS:

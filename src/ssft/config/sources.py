@@ -124,4 +124,3 @@ def dump_yaml(cfg: Config, extra: dict[str, Any] | None = None) -> str:
     if extra:
         data = {**extra, **data}
     return yaml.safe_dump(data, sort_keys=False)
-

@@ -63,4 +63,3 @@ def validate(cfg: Config) -> None:
     check = getattr(cfg.method, "validate", None)
     if callable(check):
         check()
-

@@ -28,8 +28,8 @@ from ssft.features.layout import (
 )
 from ssft.features.validate import completion_record
 from ssft.fileio import before_write, is_disk_full
-from ssft.version import __version__
 from ssft.precision import autocast
+from ssft.version import __version__
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from ssft.distributed import (
 from ssft.errors import CacheError
 from ssft.features.layout import atomic_write_json, entry_lock, expected_sizes, read_json, remove_tree
 from ssft.features.store import FeatureStore
-from ssft.version import __version__
 from ssft.features.validate import completion_record
+from ssft.version import __version__
 
 
 def build_store(**kwargs: Any) -> FeatureStore:
