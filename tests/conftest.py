@@ -27,8 +27,3 @@ def shared_data() -> Path:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from ssft.plugins import load_plugins
-
-    # Tests parse configs directly (ssft.config.load_config), as the command line does once the
-    # methods have registered their config classes.
-    load_plugins()

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from ssft import plugins as _plugins
 from ssft.version import __version__
 
 __all__ = ["SemiSupervisedClassifier", "__version__", "fit", "labeled_accuracy", "load_config", "load_run"]
+
+
+def _load_methods() -> None:
+    import ssft.methods  # noqa: F401  (each method registers its config class with ssft.config)
+
+
+# The config layer resolves method.name through this loader; it never imports the methods itself.
+_plugins.add_loader(_load_methods)
 
 
 def __getattr__(name: str) -> Any:
@@ -22,15 +31,10 @@ def __getattr__(name: str) -> Any:
         return getattr(api, name)
     if name in ("SemiSupervisedClassifier", "labeled_accuracy"):
         from ssft import estimator
-        from ssft.plugins import load_plugins
-
-        load_plugins()  # the estimator's parameters are the registered methods' config keys
 
         return getattr(estimator, name)
     if name == "load_config":
         from ssft.config import load_config
-        from ssft.plugins import load_plugins
 
-        load_plugins()  # so that method.name resolves to the method's config class
         return load_config
     raise AttributeError(f"module 'ssft' has no attribute {name!r}")

@@ -198,10 +198,7 @@ def _show_warning(
 def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
-    from ssft.plugins import load_plugins
-
     args = build_parser().parse_args(argv)
-    load_plugins()  # the methods register their config classes before any config is parsed
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:

@@ -7,8 +7,8 @@ top of the defaults (:mod:`~ssft.config.sources`); an unknown key or a value of 
 
 The ``method`` section's dataclass depends on ``method.name``: each method registers its own
 config class (see :func:`register_method_config`), so ``method.style_dim`` is a key of
-``content_style`` and an error for ``twinturbo``. The methods register when they are imported;
-parse a config from outside the training code after :func:`ssft.plugins.load_plugins`.
+``content_style`` and an error for ``twinturbo``. The methods register when they are imported, which
+a lookup triggers through :mod:`ssft.plugins`; this package never imports them.
 """
 
 from ssft.config.build import _build, describe, from_dict, to_dict
