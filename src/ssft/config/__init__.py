@@ -36,6 +36,7 @@ from ssft.config.sources import (
     preset_names,
 )
 from ssft.config.validate import validate
+from ssft.errors import ConfigError  # the error every check here raises
 
 __all__ = [
     "_METHOD_CONFIGS",
@@ -45,6 +46,7 @@ __all__ = [
     "BackboneConfig",
     "CacheConfig",
     "Config",
+    "ConfigError",
     "DataConfig",
     "MethodConfig",
     "ModelConfig",
