@@ -2,7 +2,8 @@
 
 Every line of ``metrics.jsonl`` (each loss term, the learning rate, the validation accuracy) goes to
 each enabled tracker at its step; the resolved config is logged as parameters (dotted keys) and the
-final results as summary metrics. A tracker's library is imported only when it is enabled.
+final results as summary metrics. A tracker's library is imported only when it is enabled. The
+value of ``train.logger`` is parsed by :func:`ssft.config.parse_logger` (a config-level check).
 
 Where they write: TensorBoard event files in ``<run>/tensorboard``; MLflow to ``$MLFLOW_TRACKING_URI``
 or else a local SQLite store ``<run>/mlflow.db`` (experiment ``$MLFLOW_EXPERIMENT_NAME`` or ``ssft``); wandb to
