@@ -11,9 +11,11 @@ config class (see :func:`register_method_config`), so ``method.style_dim`` is a 
 a lookup triggers through :mod:`ssft.plugins`; this package never imports them.
 """
 
-from ssft.config.build import _build, describe, from_dict, to_dict
+from ssft.config.build import _build as _build  # ssft sweep builds its launcher: section with it
+from ssft.config.build import describe, from_dict, to_dict
 from ssft.config.logger_spec import TRACKERS, parse_logger
-from ssft.config.method_registry import _METHOD_CONFIGS, method_config_class, register_method_config
+from ssft.config.method_registry import _METHOD_CONFIGS as _METHOD_CONFIGS  # read by the estimator
+from ssft.config.method_registry import method_config_class, register_method_config
 from ssft.config.schema import (
     META_KEYS,
     BackboneConfig,
@@ -39,8 +41,6 @@ from ssft.config.validate import validate
 from ssft.errors import ConfigError  # the error every check here raises
 
 __all__ = [
-    "_METHOD_CONFIGS",
-    "_build",
     "META_KEYS",
     "TRACKERS",
     "BackboneConfig",
