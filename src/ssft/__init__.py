@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from ssft import plugins as _plugins
+from ssft.version import __version__
 
 __all__ = ["SemiSupervisedClassifier", "__version__", "fit", "labeled_accuracy", "load_config", "load_run"]
+
+
+def _load_methods() -> None:
+    import ssft.methods  # noqa: F401  (each method registers its config class with ssft.config)
+
+
+# The config layer resolves method.name through this loader; it never imports the methods itself.
+_plugins.add_loader(_load_methods)
 
 
 def __getattr__(name: str) -> Any:

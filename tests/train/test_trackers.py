@@ -9,9 +9,8 @@ import sys
 import pytest
 
 from ssft.api import fit
-from ssft.config import load_config
+from ssft.config import load_config, parse_logger
 from ssft.errors import ConfigError
-from ssft.train.trackers import parse_logger
 
 SETS = [
     "method.name=twinturbo",

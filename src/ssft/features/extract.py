@@ -29,6 +29,7 @@ from ssft.features.layout import (
 from ssft.features.validate import completion_record
 from ssft.fileio import before_write, is_disk_full
 from ssft.precision import autocast
+from ssft.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +107,13 @@ class _Builder:
         remove_tree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         chunk = self.batch_size
-        import ssft
-
         meta = dict(self.expect)
         meta.update(
             tokens=tokens,
             chunk=chunk,
             num_chunks=-(-self.n // chunk),
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            ssft_version=getattr(ssft, "__version__", "unknown"),
+            ssft_version=__version__,
             backbone_name=self.backbone.name,
             user=self.user_meta,
         )

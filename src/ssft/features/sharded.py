@@ -29,6 +29,7 @@ from ssft.errors import CacheError
 from ssft.features.layout import atomic_write_json, entry_lock, expected_sizes, read_json, remove_tree
 from ssft.features.store import FeatureStore
 from ssft.features.validate import completion_record
+from ssft.version import __version__
 
 
 def build_store(**kwargs: Any) -> FeatureStore:
@@ -103,7 +104,6 @@ def assemble(root: Path, key: str, world: int, *, n: int, chunk: int, user: dict
         raise CacheError(f"the parts of cache entry {key} disagree on the number of tokens per item")
     if sum(int((m or {})["n"]) for m in metas) != n:
         raise CacheError(f"the parts of cache entry {key} do not add up to its {n} items")
-    import ssft
 
     meta = dict(first)
     meta.update(
@@ -112,7 +112,7 @@ def assemble(root: Path, key: str, world: int, *, n: int, chunk: int, user: dict
         chunk=chunk,
         num_chunks=-(-n // chunk),
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        ssft_version=getattr(ssft, "__version__", "unknown"),
+        ssft_version=__version__,
         user=user,
     )
     path = root / key

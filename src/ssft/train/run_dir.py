@@ -5,7 +5,7 @@
 <out>/metrics.jsonl      one JSON line per logged step, every loss term separately
 <out>/checkpoint.pt      latest training state (atomic; loaded with weights_only=True)
 <out>/model.safetensors  final weights (head; backbone too when it was trained)
-<out>/results.json       test accuracy and the rest of a result row (PROTOCOL.md)
+<out>/results.json       test accuracy and the rest of a result row (the row `ssft table` prints)
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import ssft
 from ssft.fileio import atomic_write_bytes, atomic_write_text
+from ssft.version import __version__
 
 __all__ = ["MetricsLog", "atomic_write_bytes", "atomic_write_text", "provenance", "write_json"]
 
@@ -49,7 +49,7 @@ def provenance() -> dict[str, Any]:
     import transformers
 
     return {
-        "ssft_version": ssft.__version__,
+        "ssft_version": __version__,
         "git_commit": git_commit(),
         "torch_version": str(torch.__version__),
         "transformers_version": str(transformers.__version__),

@@ -2,7 +2,8 @@
 
 Every line of ``metrics.jsonl`` (each loss term, the learning rate, the validation accuracy) goes to
 each enabled tracker at its step; the resolved config is logged as parameters (dotted keys) and the
-final results as summary metrics. A tracker's library is imported only when it is enabled.
+final results as summary metrics. A tracker's library is imported only when it is enabled. The
+value of ``train.logger`` is parsed by :func:`ssft.config.parse_logger` (a config-level check).
 
 Where they write: TensorBoard event files in ``<run>/tensorboard``; MLflow to ``$MLFLOW_TRACKING_URI``
 or else a local SQLite store ``<run>/mlflow.db`` (experiment ``$MLFLOW_EXPERIMENT_NAME`` or ``ssft``); wandb to
@@ -17,24 +18,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ssft.config import parse_logger, to_dict
 from ssft.errors import ConfigError
 from ssft.train.run_dir import MetricsLog
 
-TRACKERS = ("tensorboard", "mlflow", "wandb")
 _MODULES = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb"}
-
-
-def parse_logger(value: str) -> list[str]:
-    """``"none"`` -> [], ``"tensorboard,mlflow"`` -> both; unknown names are a ConfigError."""
-    names = [n.strip() for n in str(value).split(",") if n.strip()]
-    names = [n for n in names if n != "none"]
-    bad = [n for n in names if n not in TRACKERS]
-    if bad:
-        raise ConfigError(
-            f"train.logger: unknown logger {bad[0]!r}; choose none, {', '.join(TRACKERS)} "
-            "or several joined by commas (train.logger=tensorboard,mlflow)"
-        )
-    return list(dict.fromkeys(names))
 
 
 def check_installed(names: list[str]) -> None:
@@ -170,8 +158,6 @@ class TrackedMetricsLog(MetricsLog):
 
 def open_metrics_log(cfg: Any, run: Path) -> TrackedMetricsLog:
     """The run's metrics log, with the trackers ``cfg.train.logger`` names (none: a plain log)."""
-    from ssft.config import to_dict
-
     names = parse_logger(cfg.train.logger)
     check_installed(names)
     params = flat_params(to_dict(cfg))
