@@ -41,8 +41,8 @@ from common import require_shared, save  # noqa: E402
 from ssft.api import Run  # noqa: E402
 from ssft.config import load_config  # noqa: E402
 from ssft.export import export_onnx, onnx_inputs  # noqa: E402
-from ssft.export.engine import session  # noqa: E402
 from ssft.export.graph import build_graph  # noqa: E402
+from ssft.export.session import session  # noqa: E402
 
 NUM_CLASSES = 10
 

@@ -11,7 +11,7 @@ import torch
 
 from ssft.api import load_run
 from ssft.export import ExportError, export_onnx, onnx_inputs, verify
-from ssft.export.engine import session
+from ssft.export.session import session
 from ssft.export.verify import compare, sample_test_items
 
 
@@ -80,7 +80,7 @@ def test_a_changed_class_fails_even_within_the_tolerance(monkeypatch):
     import importlib
     import types
 
-    engine = importlib.import_module("ssft.export.engine")
+    engine = importlib.import_module("ssft.export.session")
     v = importlib.import_module("ssft.export.verify")  # the module (ssft.export.verify is the function)
 
     ref = np.array([[0.5004, 0.4996], [0.9, 0.1]])

@@ -82,6 +82,11 @@ def test_bad_keys_are_refused():
 def test_a_run_end_to_end(tmp_path):
     from ssft.run.runner import fit
 
-    keys = ["method.name=pseudo_label", "train.steps=6", "train.progress=false", f"cache.dir={tmp_path / 'c'}"]
+    keys = [
+        "method.name=pseudo_label",
+        "train.steps=6",
+        "train.progress=false",
+        f"cache.dir={tmp_path / 'c'}",
+    ]
     r = fit(load_config("demo", keys), tmp_path / "run")
     assert 0.0 <= r.test_accuracy <= 1.0 and r.results["method"] == "pseudo_label"

@@ -74,8 +74,8 @@ def test_lora_run_saves_small_adapters_reloads_identically_and_merges(tmp_path):
     pytest.importorskip("peft")
     from safetensors.torch import load_file
 
-    from ssft.run.loaded import _restore_lora
     from ssft.backbones.lora import LORA_FILE
+    from ssft.run.loaded import _restore_lora
 
     c = cfg("method.name=twinturbo", "backbone.frozen=false", "backbone.lora=true", "backbone.lora_rank=4",
             "train.backbone_lr=0.01", "train.steps=4")  # fmt: skip

@@ -14,19 +14,7 @@ from typing import Any
 import numpy as np
 
 from ssft.errors import ConfigError, DataError
-from ssft.export.deps import require
-
-
-def session(path: str | Path, threads: int | None = None) -> Any:
-    """An onnxruntime CPU session with every graph optimisation on; ``threads`` intra-op threads
-    (None: onnxruntime's default)."""
-    ort = require("onnxruntime")
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        opts.intra_op_num_threads = int(threads)
-        opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+from ssft.export.session import session
 
 
 class OnnxPredictor:
@@ -81,15 +69,3 @@ def require_tokenizers() -> Any:
             "reading tokenizer.json needs the tokenizers package: pip install tokenizers"
         ) from exc
     return tokenizers
-
-
-def run_predictor(run: Any) -> OnnxPredictor:
-    """The predictor of a loaded run: its folder ``RUN/onnx`` is exported (and verified) on first
-    use, and again when the run's weights are newer than it (a resumed run)."""
-    folder = run.dir / "onnx"
-    graph, weights = folder / "model.onnx", run.dir / "model.safetensors"
-    if not graph.is_file() or graph.stat().st_mtime < weights.stat().st_mtime:
-        from ssft.export.folder import export_folder
-
-        export_folder(run, folder)
-    return OnnxPredictor(folder)

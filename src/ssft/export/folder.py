@@ -21,6 +21,7 @@ from typing import Any
 from ssft.backbones.base import ImagePreprocess
 from ssft.errors import ConfigError
 from ssft.export.card import model_card
+from ssft.export.engine import OnnxPredictor
 from ssft.export.onnx import export_onnx
 from ssft.export.verify import TOLERANCE, verify
 
@@ -89,3 +90,13 @@ def export_folder(run: Any, out: str | Path, *, items: int = 64, tolerance: floa
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (folder / "README.md").write_text(model_card(run, check))
     return folder
+
+
+def run_predictor(run: Any) -> OnnxPredictor:
+    """The predictor of a loaded run: its folder ``RUN/onnx`` is exported (and verified) on first
+    use, and again when the run's weights are newer than it (a resumed run)."""
+    folder = run.dir / "onnx"
+    graph, weights = folder / "model.onnx", run.dir / "model.safetensors"
+    if not graph.is_file() or graph.stat().st_mtime < weights.stat().st_mtime:
+        export_folder(run, folder)
+    return OnnxPredictor(folder)

@@ -64,7 +64,7 @@ def compare(run: Any, session: Any, items: list[Any], batch_size: int = 64) -> t
 def verify(run: Any, onnx_path: str | Path, *, items: int = 64, tolerance: float = TOLERANCE) -> Verification:
     """Run ``onnx_path`` and ssft on up to ``items`` test items of ``run``; raise
     :class:`ExportError` when a probability differs by more than ``tolerance`` or a class differs."""
-    from ssft.export.engine import session
+    from ssft.export.session import session
 
     sample = sample_test_items(run, items)
     ref, got = compare(run, session(onnx_path), sample)

@@ -50,7 +50,7 @@ class Run:
         from ssft.data.base import read_image
 
         if engine == "onnx":
-            from ssft.export.engine import run_predictor
+            from ssft.export.folder import run_predictor
 
             p = run_predictor(self).predict_proba(list(inputs), batch_size)
             return Prediction(p.argmax(1), p, self.classes)

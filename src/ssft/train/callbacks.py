@@ -12,17 +12,33 @@ from __future__ import annotations
 import contextlib
 import copy
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
+import torch
 
 from ssft.progress import progress_bar
 from ssft.train.checkpoint import save_checkpoint
 from ssft.train.predict import predict
 from ssft.train.run_dir import MetricsLog
 
-if TYPE_CHECKING:
-    from ssft.train.trainer import Trainer
+
+class Trainer(Protocol):
+    """What a callback reads of the trainer (:class:`ssft.train.trainer.Trainer`)."""
+
+    cfg: Any
+    method: Any
+    source: Any
+    device: torch.device
+    log: MetricsLog
+    ema: Any
+    scheduler: Any
+    start: int
+    total: int
+    steps_per_epoch: int
+    stopping: bool
+
+    def state_dict(self, step: int) -> dict[str, Any]: ...
 
 
 class Callback:
