@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save  # noqa: E402
-from ssft.train.sweep import sweep  # noqa: E402
+from ssft.sweep.grid import sweep  # noqa: E402
 
 # dataset -> (preset, overrides that point it at its development copy)
 DATASETS = {

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import require_shared, save  # noqa: E402
 from ssft.report.tables import format_table, summarize  # noqa: E402
-from ssft.train.sweep import sweep  # noqa: E402
+from ssft.sweep.grid import sweep  # noqa: E402
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from common import RESULTS, ROOT, require_shared, save  # noqa: E402
 from ssft.config import preset_grid  # noqa: E402
 from ssft.report.figures import error_vs_labels  # noqa: E402
 from ssft.report.tables import format_table, summarize  # noqa: E402
-from ssft.train.sweep import sweep  # noqa: E402
+from ssft.sweep.grid import sweep  # noqa: E402
 
 DATASET = {
     "mnist-effnet": "MNIST",

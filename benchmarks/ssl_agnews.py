@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import require_shared, save  # noqa: E402
 from ssft.report.tables import format_table, summarize  # noqa: E402
-from ssft.train.sweep import sweep  # noqa: E402
+from ssft.sweep.grid import sweep  # noqa: E402
 
 # label -> overrides. "twinturbo" is the preset's transformer projector over MiniLM's tokens;
 # "twinturbo-identity" is the cosine classifier directly on the pooled latent (no projector).

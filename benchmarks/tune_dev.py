@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save  # noqa: E402
 from ssft.report.tables import format_table  # noqa: E402
-from ssft.train.sweep import sweep  # noqa: E402
+from ssft.sweep.grid import sweep  # noqa: E402
 
 AG_BASE = ["data.name=csv", "data.text_column=text", "data.label_column=label", "data.holdout=0.25"]
 # the same budget as benchmarks/ssl_mnist.py

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import require_shared, save  # noqa: E402
 from ssft.report.tables import format_table, summarize  # noqa: E402
-from ssft.train.sweep import sweep  # noqa: E402
+from ssft.sweep.grid import sweep  # noqa: E402
 from ssft.tune import tune  # noqa: E402
 
 DATASETS = {"ag_news": "agnews-minilm", "mnist": "mnist-effnet", "cifar10": "cifar10-effnet"}

@@ -160,18 +160,6 @@ def test_table_sorts_k_as_numbers():
     assert [r["labels_per_class"] for r in summarize(rows, ("method", "labels_per_class"))] == [1, 4, 10, 25]
 
 
-def test_sweep_folders_have_readable_names():
-    from ssft.train.sweep import run_name, run_names
-
-    assert run_name({"method.name": "supervised", "data.labels_per_class": "1"}, 0) == "supervised_k1_seed0"
-    assert run_name({"backbone.name": "hf:facebook/dinov2-small", "train.lr": "0.01"}, 2) == (
-        "dinov2-small_lr-0.01_seed2"
-    )
-    # two values that shorten to one name: the full names are kept
-    names = run_names([{"backbone.name": "hf:a/m"}, {"backbone.name": "hf:b/m"}], [0])
-    assert len(set(names)) == 2
-
-
 def test_train_threads_sets_torch_threads(tmp_path):
     import torch
 

@@ -1,6 +1,5 @@
 """Small things a newcomer meets first: the demo runs every method and names its runs as a sweep
-does, --help tells the truth about the demo, held-out test extraction is not called "train", and a
-sweep's first time estimate leaves out the one-time feature extraction."""
+does, --help tells the truth about the demo, and held-out test extraction is not called "train"."""
 
 from __future__ import annotations
 
@@ -60,14 +59,3 @@ def test_held_out_test_extraction_is_labelled_so(tmp_path, capsys):
     err = capsys.readouterr().err
     test_lines = [x for x in err.splitlines() if x.startswith("features") and "held-out test" in x]
     assert test_lines, err
-
-
-def test_first_sweep_estimate_leaves_out_extraction(monkeypatch):
-    import ssft.train.sweep_progress as sp
-
-    clock = iter([0.0, 100.0])
-    monkeypatch.setattr(sp.time, "perf_counter", lambda: next(clock))
-    p = sp.SweepProgress(4, verbose=False)
-    p.start("a")
-    p.finished("a", 0.9, extract_seconds=80.0)
-    assert p.eta() == "about 1 min 00 s left"  # 3 runs x 20 s, not 3 x 100 s

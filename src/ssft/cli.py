@@ -30,7 +30,7 @@ def cmd_config(args: argparse.Namespace) -> int:
         for key, default, helptext in rows:
             print(f"{key:<28} {default:<22} {helptext}")
         if not args.method:
-            from ssft.train.launcher import reference
+            from ssft.sweep.launcher import reference
 
             print("\n(ssft sweep only: a grid preset's launcher: section, or --set launcher.KEY=VALUE)")
             for key, default, helptext in reference():
@@ -46,11 +46,11 @@ def cmd_config(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ssft.config import preset_grid
     from ssft.report.tables import format_table
-    from ssft.train.launcher import launcher_config, split_overrides
-    from ssft.train.sweep import parse_grid, sweep
+    from ssft.sweep.grid import parse_grid, sweep
+    from ssft.sweep.launcher import launcher_config, split_overrides
 
     if args.status:
-        from ssft.train.sweep_state import STATE_FILE, format_status, run_statuses
+        from ssft.sweep.state import STATE_FILE, format_status, run_statuses
 
         if not (Path(args.status) / STATE_FILE).is_file():
             raise SsftError(f"{args.status} holds no sweep ({STATE_FILE} is missing); give the sweep's --out")
@@ -68,7 +68,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     launcher = launcher_config(args.config, launcher_sets, args.launcher)
     overrides = run_sets + (["data.skip_bad=true"] if args.skip_bad else [])
     if launcher.name == "submitit":
-        from ssft.train.sweep_cluster import submit_sweep
+        from ssft.sweep.cluster import submit_sweep
 
         rows = submit_sweep(
             args.config,

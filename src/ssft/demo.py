@@ -43,7 +43,7 @@ def run_demo(out: Path, quick: bool = False, seeds: tuple[int, ...] = (0,)) -> l
     from ssft.api import fit
     from ssft.methods import METHODS
     from ssft.report.tables import format_table
-    from ssft.train.sweep import run_name
+    from ssft.sweep.grid import run_name
 
     out.mkdir(parents=True, exist_ok=True)
     preset = PRESET if has_pretrained() else FALLBACK

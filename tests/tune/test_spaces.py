@@ -8,7 +8,6 @@ from ssft.config import load_config
 from ssft.errors import ConfigError
 from ssft.methods import METHODS
 from ssft.tune import SPACES, space_for
-from ssft.tune.runner import TrialSuggest
 from ssft.tune.spaces import projector_choices
 
 
@@ -71,23 +70,3 @@ def test_methods_without_a_space(monkeypatch):
         space_for("knn")
     monkeypatch.delitem(SPACES._items, "supervised")
     assert space_for("supervised")[0] == "generic"
-
-
-class FakeTrial:
-    def suggest_float(self, key, low, high, log=False):
-        return low
-
-    suggest_int = suggest_float
-
-    def suggest_categorical(self, key, options):
-        return options[-1]
-
-
-def test_trial_suggest_records_overrides_and_refuses_unknown_keys():
-    cfg = load_config("demo", ["method.name=label_spreading", "method.alpha=0.5"])
-    s = TrialSuggest(FakeTrial(), cfg, pinned={"method.alpha"})
-    assert s.real("method.alpha", 0.01, 0.99) == 0.5  # pinned: the user's value, not searched
-    assert s.choice("method.kernel", ["knn", "rbf"]) == "rbf"
-    assert s.overrides == ["method.kernel=rbf"]
-    with pytest.raises(ConfigError, match="method.style_dim, which is not a key of method label_spreading"):
-        s.integer("method.style_dim", 4, 64)

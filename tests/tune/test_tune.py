@@ -18,6 +18,7 @@ from ssft.data.splits import make_split
 from ssft.errors import ConfigError, TrainingError
 from ssft.tune import make_dev_split, tune
 from ssft.tune import runner as tune_runner
+from ssft.tune.study import STUDY_NAME
 from ssft.tune.trial import score_on_dev
 
 BASE = ["data.name=small-digits", "cache.store=pooled", "data.holdout=0.3"]
@@ -189,7 +190,7 @@ def test_interrupted_trial_is_tried_again_with_its_parameters(small_digits, tmp_
     # and a search killed outright leaves a trial running in the study: simulate one
     import optuna
 
-    study = optuna.load_study(study_name=tune_runner.STUDY_NAME, storage=f"sqlite:///{out / 'study.db'}")
+    study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / 'study.db'}")
     killed = study.ask()  # "running", never told: what a killed search leaves behind
     killed.suggest_int("method.k", 1, 50, log=True)
     killed.suggest_categorical("method.weights", ["distance", "uniform"])

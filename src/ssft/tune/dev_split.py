@@ -1,4 +1,5 @@
-"""The development split of ``ssft tune``, carved from the training pool only (PROTOCOL.md).
+"""The development split of ``ssft tune``, carved from the training pool only, so that
+tuning never reads a test label.
 
 The run's test part is removed first, exactly as :func:`~ssft.data.splits.make_split` removes it
 (``data.holdout`` / ``data.holdout_seed`` for a one-split dataset; the whole test split

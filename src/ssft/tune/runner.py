@@ -18,33 +18,31 @@ tried again, with the same parameters, when the search resumes. One process per 
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ssft.config import Config, load_config, parse_override
-from ssft.errors import ConfigError, DataError, Interrupted, TrainingError
+from ssft.config import Config, load_config
+from ssft.errors import ConfigError, Interrupted, TrainingError
 from ssft.train.run_dir import write_json
 from ssft.tune.dev_split import DevSplit, make_dev_split
+from ssft.tune.folder import check_dev_split, check_labels_fit, check_same_search, folder_lock, search_spec
 from ssft.tune.outputs import (
     Progress,
     best_row,
     counted,
     fmt_params,
     records,
-    state,
     write_best,
     write_tables,
 )
 from ssft.tune.spaces import Space, space_for
+from ssft.tune.study import frozen_trial, import_optuna, number_new_trial, open_study
 from ssft.tune.trial import score_on_dev
-
-STUDY_NAME = "ssft-tune"
+from ssft.tune.trial_suggest import TrialSuggest, flat_keys
 
 
 @dataclass
@@ -56,174 +54,6 @@ class TuneResult:
     best_overrides: list[str]
     trials_done: int
     dev_counts: dict[str, int]
-
-
-def import_optuna() -> Any:
-    try:
-        import optuna
-    except ImportError:
-        raise ConfigError(
-            "ssft tune needs Optuna, which is not installed: pip install 'ssft[tune]' (or pip install optuna)"
-        ) from None
-    return optuna
-
-
-def _flat_keys(overrides: Sequence[str]) -> set[str]:
-    keys = set()
-    for text in overrides:
-        node, parts = parse_override(text), []
-        while isinstance(node, dict):
-            ((k, node),) = node.items()
-            parts.append(k)
-        keys.add(".".join(parts))
-    return keys
-
-
-def _get(cfg: Config, key: str) -> Any:
-    node: Any = cfg
-    for part in key.split("."):
-        node = getattr(node, part)
-    return node
-
-
-def _format(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-class TrialSuggest:
-    """The :class:`~ssft.tune.spaces.Suggest` of one Optuna trial.
-
-    A key the user pinned with ``--set`` is not searched: its value is the pinned one.
-    """
-
-    def __init__(self, trial: Any, cfg: Config, pinned: set[str]) -> None:
-        self.trial, self.cfg, self.pinned = trial, cfg, pinned
-        self.overrides: list[str] = []
-
-    def _ask(self, key: str, draw: Any) -> Any:
-        try:
-            value = _get(self.cfg, key)
-        except AttributeError:
-            raise ConfigError(
-                f"search space asks for {key}, which is not a key of method {self.cfg.method.name}"
-            ) from None
-        if key in self.pinned:
-            return value
-        value = draw()
-        self.overrides.append(f"{key}={_format(value)}")
-        return value
-
-    def real(self, key: str, low: float, high: float, *, log: bool = False) -> float:
-        return self._ask(key, lambda: self.trial.suggest_float(key, low, high, log=log))
-
-    def integer(self, key: str, low: int, high: int, *, log: bool = False) -> int:
-        return self._ask(key, lambda: self.trial.suggest_int(key, low, high, log=log))
-
-    def choice(self, key: str, options: Sequence[Any]) -> Any:
-        return self._ask(key, lambda: self.trial.suggest_categorical(key, list(options)))
-
-
-def _spec(
-    config: str | Path | None, overrides: Sequence[str], seeds: Sequence[int], fraction: float, dev_seed: int
-) -> dict[str, Any]:
-    src = None
-    if config is not None:
-        path = Path(config)
-        src = str(path.resolve()) if path.is_file() else str(config)
-    return {
-        "config": src,
-        "overrides": list(overrides),
-        "seeds": [int(s) for s in seeds],
-        "dev_fraction": float(fraction),
-        "dev_seed": int(dev_seed),
-    }
-
-
-def _check_same_search(out: Path, spec: dict[str, Any]) -> None:
-    path = out / "tune.json"
-    if not path.is_file():
-        return
-    old = json.loads(path.read_text())
-    same = {**spec, "overrides": _search_overrides(spec["overrides"])}
-    old = {**old, "overrides": _search_overrides(old.get("overrides", []))}
-    diff = [k for k in same if old.get(k) != same[k]]
-    if diff:
-        shown = "; ".join(f"{k}: was {old.get(k)!r}, now {same[k]!r}" for k in diff)
-        raise ConfigError(
-            f"{out} holds a different search ({shown}); resume it with the same settings, "
-            "or choose another --out"
-        )
-
-
-def _check_dev_split(out: Path, dev: DevSplit) -> None:
-    path = out / "dev_split.json"
-    if path.is_file():
-        old = json.loads(path.read_text())
-        if old.get("dev_train") != dev.dev_train.tolist() or old.get("dev_eval") != dev.dev_eval.tolist():
-            raise DataError(
-                f"the data changed since the search in {out} started: the dev split no longer "
-                "matches dev_split.json; start a new search in another --out"
-            )
-        return
-    write_json(path, dev.to_json())
-
-
-def _check_labels_fit(cfg: Config, dev: DevSplit) -> None:
-    """Fail before the first trial when dev-train cannot hold k (+ validation) labels per class."""
-    from ssft.data.splits import few_label_split
-
-    try:
-        few_label_split(
-            dev.dataset.train.labels,
-            cfg.data.labels_per_class,
-            0,
-            num_classes=dev.dataset.num_classes,
-            val_per_class=cfg.data.val_per_class,
-            classes=dev.dataset.classes,
-        )
-    except DataError as e:
-        raise DataError(
-            f"dev-train (the pool less dev-eval) is too small: {e}, or a smaller --dev-fraction"
-        ) from None
-
-
-def shown_number(t: Any) -> int:
-    """The number a trial is shown with: a retry keeps the number of the trial it retries."""
-    return int(t.user_attrs.get("shown_as", t.number))
-
-
-def _recover(study: Any, optuna: Any, log: Progress) -> None:
-    """Trials left running by a killed search are marked interrupted; every interrupted trial is
-    queued again once, with its parameters and its number, so the search goes on where it stopped."""
-    states = optuna.trial.TrialState
-    for t in study.get_trials(deepcopy=False, states=(states.RUNNING,)):
-        study.tell(t.number, state=states.FAIL)
-        log(f"trial {shown_number(t)} was cut short by an interruption; it will be tried again")
-    trials = study.get_trials(deepcopy=False)
-    retried = {t.user_attrs.get("retry_of") for t in trials}
-    for t in trials:
-        if state(t, optuna) == "interrupted" and t.number not in retried:
-            study.enqueue_trial(
-                dict(t.params), user_attrs={"retry_of": t.number, "shown_as": shown_number(t)}
-            )
-
-
-def _number_new_trial(study: Any, trial: Any) -> int:
-    """A fresh trial is shown with the next unused number (retries reuse theirs: no gaps)."""
-    if "shown_as" not in trial.user_attrs:
-        others = [shown_number(t) for t in study.get_trials(deepcopy=False) if t.number != trial.number]
-        trial.set_user_attr("shown_as", max(others, default=-1) + 1)
-    return int(trial.user_attrs["shown_as"])
-
-
-#: Keys that change only how fast a search runs, not what it finds: a resume may change them.
-SPEED_ONLY = {"train.threads", "train.progress"}
-
-
-def _search_overrides(overrides: Sequence[str]) -> list[str]:
-    return [o for o in overrides if not (_flat_keys([o]) & SPEED_ONLY)]
 
 
 def tune(
@@ -252,7 +82,7 @@ def tune(
     space_name, space = space_for(cfg.method.name)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(out):
+    with folder_lock(out):
         return _search(
             config,
             out,
@@ -267,28 +97,6 @@ def tune(
             sampler_seed,
             verbose,
         )
-
-
-@contextmanager
-def _folder_lock(out: Path) -> Iterator[None]:
-    """One search per folder: a second process would take the first one's running trial for a
-    trial left behind by a killed search."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    with (out / ".lock").open("w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise ConfigError(
-                f"another ssft tune is running in {out}; wait for it or choose another --out"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _search(
@@ -306,42 +114,32 @@ def _search(
     verbose: bool,
 ) -> TuneResult:
     optuna = import_optuna()
-    spec = _spec(config, overrides, seeds, dev_fraction, dev_seed)
-    _check_same_search(out, spec)
+    spec = search_spec(config, overrides, seeds, dev_fraction, dev_seed)
+    check_same_search(out, spec)
 
     from ssft.data import load_dataset
 
     dev = make_dev_split(load_dataset(cfg.data), cfg.data, dev_fraction, dev_seed)
-    _check_labels_fit(cfg, dev)
-    _check_dev_split(out, dev)
+    check_labels_fit(cfg, dev)
+    check_dev_split(out, dev)
     counts = dev.counts()
     write_json(
         out / "tune.json",
         {**spec, "method": cfg.method.name, "space": space_name, "trials": trials, "dev_counts": counts},
     )
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = f"sqlite:///{(out / 'study.db').resolve()}"
-    study = optuna.create_study(
-        storage=storage, study_name=STUDY_NAME, direction="maximize", load_if_exists=True
-    )
     log = Progress(out / "tune.log", verbose)
-    _recover(study, optuna, log)
-    previous = len(study.get_trials(deepcopy=False))
-    # A resumed search must not replay the random start-up draws of the first session.
-    study.sampler = optuna.samplers.TPESampler(
-        seed=sampler_seed + previous, n_startup_trials=min(10, max(2, trials // 4))
-    )
+    study = open_study(out, optuna, log, sampler_seed=sampler_seed, trials=trials)
     done = sum(counted(t, optuna) for t in study.get_trials(deepcopy=False))
     log(
         f"tune {cfg.method.name} (space {space_name}): {done}/{trials} trials done; dev split: "
         f"{counts['dev_train']} dev-train items, {counts['dev_eval_labels']} dev-eval labels, "
         f"{counts['test_excluded']} test items left out"
     )
-    pinned = _flat_keys(overrides)
+    pinned = flat_keys(overrides)
     while done < trials:
         trial = study.ask()
-        number = _number_new_trial(study, trial)
+        number = number_new_trial(study, trial)
         suggest = TrialSuggest(trial, cfg, pinned)
         try:
             _run_trial(trial, suggest, space, config, overrides, cfg, dev, seeds, out, optuna, number)
@@ -356,7 +154,7 @@ def _search(
                 # One instruction: the trial's own run says "ssft fit --resume", which a search must not do.
                 raise Interrupted(hint) from None
             raise
-        frozen = _frozen(study, trial.number)
+        frozen = frozen_trial(study, trial.number)
         done = sum(counted(t, optuna) for t in study.get_trials(deepcopy=False))
         if frozen.state == optuna.trial.TrialState.COMPLETE:
             a = frozen.user_attrs
@@ -369,10 +167,6 @@ def _search(
         _write_outputs(study, optuna, out, config, overrides, trials, counts)
     _write_outputs(study, optuna, out, config, overrides, trials, counts)
     return _summary(study, optuna, out, cfg.method.name, done, counts, log)
-
-
-def _frozen(study: Any, number: int) -> Any:
-    return next(t for t in study.get_trials(deepcopy=False) if t.number == number)
 
 
 def _run_trial(

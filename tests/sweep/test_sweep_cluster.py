@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from ssft.cli import main
-from ssft.train.launcher import launcher_config
-from ssft.train.sweep import plan_sweep
-from ssft.train.sweep_cluster import runs_to_submit, submit_sweep
-from ssft.train.sweep_state import run_statuses
+from ssft.sweep.cluster import runs_to_submit, submit_sweep
+from ssft.sweep.grid import plan_sweep
+from ssft.sweep.launcher import launcher_config
+from ssft.sweep.state import run_statuses
 
 pytest.importorskip("submitit")
 
@@ -111,66 +111,11 @@ def test_a_killed_job_shows_as_failed_with_its_log_and_is_sent_again(tmp_path):
     assert [p.run_dir.name for p in runs_to_submit(out, plans)[0]] == ["k1_seed0"]
 
 
-def test_launcher_keys_come_from_the_preset_the_flags_and_overrides(tmp_path):
-    preset = write(
-        tmp_path / "g.yaml",
-        {"base": "demo", "launcher": {"name": "submitit", "partition": "gpu", "gpus_per_job": 1}},
-    )
-    cfg = launcher_config(preset, ["launcher.time_min=90", "launcher.slurm_extra=constraint=a100"])
-    assert (cfg.name, cfg.cluster, cfg.partition, cfg.gpus_per_job, cfg.time_min) == (
-        "submitit",
-        "slurm",
-        "gpu",
-        1,
-        90,
-    )
-    assert launcher_config(preset, [], "submitit-local").cluster == "local"
-    assert launcher_config(None, [], "local").name == "local"
-
-
-def test_slurm_keys_reach_the_sbatch_script(tmp_path):
-    from submitit.slurm.slurm import _make_sbatch_string
-
-    from ssft.train.launcher import slurm_parameters
-
-    cfg = launcher_config(
-        None,
-        [
-            "launcher.partition=gpu",
-            "launcher.time_min=90",
-            "launcher.gpus_per_job=2",
-            "launcher.cpus_per_job=8",
-            "launcher.mem_gb=32",
-            "launcher.account=proj1",
-            "launcher.slurm_extra=constraint=a100,exclude=node7",
-            "launcher.setup=module load cuda; source .venv/bin/activate",
-        ],
-        "submitit",
-    )
-    script = _make_sbatch_string(command="python -m x", folder=tmp_path, **slurm_parameters(cfg))
-    for line in (
-        "#SBATCH --partition=gpu",
-        "#SBATCH --time=90",
-        "#SBATCH --gpus-per-node=2",
-        "#SBATCH --cpus-per-task=8",
-        "#SBATCH --mem=32768MB",
-        "#SBATCH --account=proj1",
-        "#SBATCH --constraint=a100",
-        "#SBATCH --exclude=node7",
-    ):
-        assert line in script, line
-    assert "module load cuda\nsource .venv/bin/activate" in script
-
-
 def test_bad_launcher_input_gets_one_clear_message(tmp_path, monkeypatch):
     import sys
 
-    from ssft.errors import ConfigError, SsftError
+    from ssft.errors import SsftError
 
-    with pytest.raises(ConfigError, match="unknown key launcher.partiton.*valid keys: .*partition"):
-        launcher_config(None, ["launcher.partiton=gpu"], "submitit")
-    with pytest.raises(ConfigError, match="slurm_extra entry 'a100' must look like key=value"):
-        launcher_config(None, ["launcher.slurm_extra=a100"], "submitit")
     monkeypatch.setitem(sys.modules, "submitit", None)  # not installed
     with pytest.raises(SsftError, match=r"pip install 'ssft\[submitit\]'"):
         submit_sweep(

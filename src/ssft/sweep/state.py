@@ -91,7 +91,7 @@ def job_state(job: dict[str, Any]) -> str:
     if job.get("cluster") == "local":
         alive = pid_alive(int(job["job_id"]), job.get("host"))
         return "UNKNOWN" if alive is None else ("RUNNING" if alive else "ENDED")
-    from ssft.train.launcher import import_submitit
+    from ssft.sweep.launcher import import_submitit
 
     submitit = import_submitit()
     return str(submitit.SlurmJob(folder=job["folder"], job_id=str(job["job_id"])).state).upper()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,10 +126,22 @@ def plan_sweep(
                 f"data.split_seed={seed}",
             ]
             plans.append(RunPlan(out / name, load_config(base, sets), combo))
-    from ssft.train.sweep_state import record_plan
+    from ssft.sweep.state import record_plan
 
     record_plan(out, [p.run_dir.name for p in plans])
     return plans
+
+
+def single_run() -> tuple[Callable[..., Any], type[SsftError]]:
+    """The single-run ``fit`` and the ``Interrupted`` error it raises when stopped by a signal.
+
+    The only place a sweep names the training loop's module, imported at call time so that
+    planning a sweep (or reading its status) does not load torch.
+    """
+    from ssft.errors import Interrupted
+    from ssft.run.runner import fit
+
+    return fit, Interrupted
 
 
 def run_one(plan: RunPlan, job: dict[str, Any] | None = None) -> tuple[str, dict[str, Any] | str]:
@@ -139,8 +151,9 @@ def run_one(plan: RunPlan, job: dict[str, Any] | None = None) -> tuple[str, dict
     (where and under which scheduler job it runs) goes to its ``job.json`` while it trains, so
     ``ssft sweep --status`` can tell a running run from a lost one.
     """
-    from ssft.run.runner import fit
-    from ssft.train.sweep_state import mark_running
+    from ssft.sweep.state import mark_running
+
+    fit, interrupted = single_run()
 
     run_dir = plan.run_dir
     resume = (run_dir / "checkpoint.pt").exists()
@@ -148,9 +161,7 @@ def run_one(plan: RunPlan, job: dict[str, Any] | None = None) -> tuple[str, dict
     try:
         row = dict(fit(None if resume else plan.cfg, run_dir, resume=resume).results)
     except SsftError as e:
-        from ssft.errors import Interrupted
-
-        if isinstance(e, Interrupted):
+        if isinstance(e, interrupted):
             raise
         # One bad run does not end the sweep: it is recorded, reported and skipped.
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -181,13 +192,13 @@ def sweep(
     verbose: bool = True,
 ) -> list[dict[str, Any]]:
     """Run every combination of ``grid`` for every seed (``seed`` and ``data.split_seed``), one
-    after the other in this process (``ssft.train.sweep_cluster`` sends them to a scheduler).
+    after the other in this process (``ssft.sweep.cluster`` sends them to a scheduler).
 
     The grid key ``config`` varies the preset or YAML file itself (one dataset per preset, say):
     each run starts from its grid value, then the keys of ``config`` (the grid preset's own
     settings, shared by every run) apply on top, then ``overrides``, then the other grid keys.
     """
-    from ssft.train.sweep_progress import SweepProgress
+    from ssft.sweep.progress import SweepProgress
 
     plans = plan_sweep(config, out, grid=grid, seeds=seeds, overrides=overrides)
     rows = []

@@ -1,11 +1,12 @@
-"""``ssft sweep`` with the grid key ``config``: one preset per dataset, shared settings on top."""
+"""``ssft sweep`` in this process: the grid key ``config`` (one preset per dataset, shared settings
+on top), and run folders with readable names that stay inside the sweep folder."""
 
 from __future__ import annotations
 
 import yaml
 
 from ssft.config import load_config
-from ssft.train.sweep import shared_settings, sweep
+from ssft.sweep.grid import run_name, run_names, shared_settings, sweep
 
 
 def write(path, data):
@@ -70,3 +71,18 @@ def test_shared_settings_round_trip_through_load_config():
     cfg = load_config("cifar10-effnet", [*sets, "backbone.frozen=false"])
     assert cfg.backbone.image_size == 64 and cfg.train.steps == 150 and cfg.train.backbone_lr == 1e-4
     assert cfg.data.name == "imagefolder" and cfg.backbone.name == "effnet:lite0"
+
+
+def test_sweep_folders_have_readable_names():
+    assert run_name({"method.name": "supervised", "data.labels_per_class": "1"}, 0) == "supervised_k1_seed0"
+    assert run_name({"backbone.name": "hf:facebook/dinov2-small", "train.lr": "0.01"}, 2) == (
+        "dinov2-small_lr-0.01_seed2"
+    )
+    # two values that shorten to one name: the full names are kept
+    names = run_names([{"backbone.name": "hf:a/m"}, {"backbone.name": "hf:b/m"}], [0])
+    assert len(set(names)) == 2
+
+
+def test_sweep_names_cannot_escape_the_sweep_folder():
+    name = run_name({"data.root": "../../etc"}, 0)
+    assert "/" not in name and not name.startswith(".")

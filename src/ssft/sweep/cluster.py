@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ssft.train.launcher import LauncherConfig, import_submitit, make_executor
-from ssft.train.sweep import RunPlan, finished_row, plan_sweep, run_one
-from ssft.train.sweep_state import (
+from ssft.sweep.grid import RunPlan, finished_row, plan_sweep, run_one, single_run
+from ssft.sweep.launcher import LauncherConfig, import_submitit, make_executor
+from ssft.sweep.state import (
     counts,
     format_status,
     job_alive,
@@ -40,8 +40,7 @@ def run_group(plans: list[RunPlan], cluster: str) -> dict[str, str]:
     A run that raises is recorded in its ``error.txt`` (with the traceback in the job's log) and
     the job goes on with its next run.
     """
-    from ssft.errors import Interrupted
-
+    _, interrupted = single_run()
     submitit = import_submitit()
     try:
         job_id = str(submitit.JobEnvironment().job_id)
@@ -69,7 +68,7 @@ def run_group(plans: list[RunPlan], cluster: str) -> dict[str, str]:
         print(f"{name}: running", flush=True)
         try:
             outcome[name], message = run_one(plan, job={"job_id": job_id, "cluster": cluster})
-        except Interrupted:
+        except interrupted:
             raise  # the time limit's SIGTERM: the checkpoint is written, the next submission resumes
         except Exception as e:
             traceback.print_exc()
@@ -97,7 +96,7 @@ def submit_sweep(
     verbose: bool = True,
 ) -> list[dict[str, Any]] | None:
     """Submit the sweep's unfinished runs as jobs; with ``wait``, follow them to the end and return
-    the rows of every finished run (as :func:`ssft.train.sweep.sweep`), else return ``None``."""
+    the rows of every finished run (as :func:`ssft.sweep.grid.sweep`), else return ``None``."""
     out = Path(out)
     plans = plan_sweep(config, out, grid=grid, seeds=seeds, overrides=overrides)
     say = (lambda text: print(text, flush=True)) if verbose else (lambda text: None)
