@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from ssft.backbones.base import Backbone, Features
+from ssft.data.subset import SubsetInputs  # noqa: F401  (ssft.train.loop imports it from here)
 
 
 class IndexStream:
@@ -74,19 +75,6 @@ class ViewSampler:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.gen.set_state(state["gen"])
-
-
-class SubsetInputs:
-    """A view of some items of a random-access input collection (what one run needs)."""
-
-    def __init__(self, inputs: Any, indices: np.ndarray) -> None:
-        self.inputs, self.indices = inputs, np.asarray(indices, dtype=np.int64)
-
-    def __len__(self) -> int:
-        return int(self.indices.size)
-
-    def __getitem__(self, i: int) -> Any:
-        return self.inputs[int(self.indices[i])]
 
 
 class FeatureSource:
