@@ -50,7 +50,10 @@ def runs() -> dict[str, tuple[str, list[str]]]:
         "demo",
         ["method.name=fixmatch", "backbone.frozen=false", "train.steps=12", "train.head_first_epochs=2"],
     )
-    out["demo-validation"] = ("demo-effnet", ["method.name=fixmatch", "data.val_per_class=3", "train.eval_every=1"])
+    out["demo-validation"] = (
+        "demo-effnet",
+        ["method.name=fixmatch", "data.val_per_class=3", "train.eval_every=1"],
+    )
     out["demo-ema"] = ("demo-effnet", ["method.name=fixmatch", "train.ema_weights=0.9"])
     out["ag-trainable-fixmatch"] = ("agnews-minilm-trainable", AG_TRAIN)
     out["ag-trainable-supervised"] = ("agnews-minilm-trainable", ["method.name=supervised", *AG_TRAIN])
@@ -93,7 +96,9 @@ def resumed(run: Path, env: dict[str, str]) -> None:
     if (run / "results.json").exists():
         return
     preset, overrides = RESUME
-    p = subprocess.Popen(command(preset, run, overrides), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        command(preset, run, overrides), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     while p.poll() is None and not (run / "checkpoint.pt").exists():
         time.sleep(0.05)
     p.send_signal(signal.SIGINT)
@@ -111,7 +116,15 @@ def ddp(run: Path, env: dict[str, str]) -> None:
     if (run / "results.json").exists():
         return
     preset, overrides = DDP
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "ssft"]
+    launcher = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "ssft",
+    ]
     cmd = [*launcher, *command(preset, run, overrides)[3:]]
     p = subprocess.run(cmd, env={**env, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True)
     print(f"ddp: {'ok' if p.returncode == 0 else 'FAILED ' + p.stderr[-3000:]}", flush=True)
