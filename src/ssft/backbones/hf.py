@@ -7,10 +7,10 @@ RADIO (its own remote code, only with ``backbone.trust_remote_code=true``). Text
 Loading never hides the cause: a model that cannot be found raises one :class:`BackboneError`
 naming the model, why, and what to do. Only safetensors weights are read.
 
-This module decides which kind of model a name is; the pieces live next to it: the vision
-encoders in :mod:`ssft.backbones.hf_vision`, the text encoders in :mod:`ssft.backbones.hf_text`,
-where a name points and how it is loaded in :mod:`ssft.backbones.hf_loading`, and what they share
-in :mod:`ssft.backbones.hf_base`.
+This module reads a model's config, decides which kind of model it is and loads it; the pieces
+live next to it: the vision encoders in :mod:`ssft.backbones.hf_vision`, the text encoder in
+:mod:`ssft.backbones.hf_text`, where a name points and the quiet, clearly failing loading calls
+in :mod:`ssft.backbones.hf_loading`, and what the encoders share in :mod:`ssft.backbones.hf_base`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ssft.backbones.base import Backbone
 from ssft.backbones.families import register_family
 from ssft.backbones.hf_base import check_pooling
 from ssft.backbones.hf_loading import from_pretrained_quietly, load_error, read_json, resolve_source
-from ssft.backbones.hf_text import load_text
+from ssft.backbones.hf_text import NO_POOLER_TYPES, HFTextBackbone
 from ssft.backbones.hf_vision import (
     VISION_FAMILIES,
     HFVisionBackbone,
@@ -92,4 +92,53 @@ def load_hf(cfg: BackboneConfig) -> Backbone:
         return HFVisionBackbone(
             name, model, family=family, preprocess=pre, pooling=cfg.pooling, revision_id=revision_id
         )
-    return load_text(cfg, model_id, src, rev, config, revision_id)
+    return _load_text(cfg, model_id, src, rev, config, revision_id)
+
+
+def _load_text(
+    cfg: BackboneConfig, model_id: str, src: str, rev: str | None, config: Any, revision_id: str
+) -> Backbone:
+    from transformers import AutoModel, AutoTokenizer
+
+    kw: dict[str, Any] = {
+        "revision": rev,
+        "use_safetensors": True,
+        "trust_remote_code": cfg.trust_remote_code,
+    }
+    if config.model_type in NO_POOLER_TYPES:
+        kw["add_pooling_layer"] = False
+    model = from_pretrained_quietly(AutoModel, src, model_id, **kw)
+    if not hasattr(model.config, "hidden_size") or not hasattr(model, "get_input_embeddings"):
+        raise BackboneError(
+            f"{model_id} (model_type {config.model_type!r}) is not a supported backbone: expected a "
+            "DINOv2, CLIP, SigLIP, ViT or RADIO vision model, or a text encoder"
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(src, revision=rev, trust_remote_code=cfg.trust_remote_code)
+    except Exception as e:
+        raise load_error(model_id, e) from None
+
+    # A sentence-transformers checkpoint says how it pools, and whether it normalises.
+    default_pooling, normalize = "mean", False
+    modules = read_json(src, "modules.json", rev)
+    if isinstance(modules, list):
+        normalize = any(str(m.get("type", "")).endswith("Normalize") for m in modules)
+        pool_dir = next((m.get("path") for m in modules if str(m.get("type", "")).endswith("Pooling")), None)
+        pool_cfg = read_json(src, f"{pool_dir}/config.json", rev) if pool_dir else None
+        if (
+            pool_cfg
+            and pool_cfg.get("pooling_mode_cls_token")
+            and not pool_cfg.get("pooling_mode_mean_tokens")
+        ):
+            default_pooling = "cls"
+    return HFTextBackbone(
+        cfg.name,
+        model,
+        tokenizer,
+        max_length=cfg.max_length,
+        pooling=cfg.pooling,
+        default_pooling=default_pooling,
+        normalize=normalize,
+        revision_id=revision_id,
+        tokenizer_id=model_id,
+    )

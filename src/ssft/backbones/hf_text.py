@@ -1,6 +1,6 @@
-"""``hf:`` text encoders: any ``AutoModel`` with its ``AutoTokenizer`` (BERT, MiniLM,
-sentence-transformers checkpoints, whose own pooling and normalisation settings are followed).
-"""
+"""``hf:`` text encoders: the wrapper around an ``AutoModel`` and its tokenizer, and the picklable
+collate that tokenizes a batch. Loading one (and reading a sentence-transformers checkpoint's own
+pooling and normalisation) is in :mod:`ssft.backbones.hf`."""
 
 from __future__ import annotations
 
@@ -10,14 +10,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ssft.backbones.base import Backbone, Features, TextPreprocess
+from ssft.backbones.base import Features, TextPreprocess
 from ssft.backbones.hf_base import HFBackboneBase, check_pooling, find_blocks, get_path, masked_mean
-from ssft.backbones.hf_loading import from_pretrained_quietly, load_error, read_json
-from ssft.config import BackboneConfig
-from ssft.errors import BackboneError
 
 # Encoders whose task pooler (dense + tanh) we drop: it is unused and would get no gradient.
-_NO_POOLER_TYPES = {"bert", "roberta", "xlm-roberta", "camembert", "mpnet"}
+NO_POOLER_TYPES = {"bert", "roberta", "xlm-roberta", "camembert", "mpnet"}
 
 
 class TextCollate:
@@ -107,52 +104,3 @@ class HFTextBackbone(HFBackboneBase):
             if isinstance(mod, nn.Module):
                 return list(mod.parameters())
         return []
-
-
-def load_text(
-    cfg: BackboneConfig, model_id: str, src: str, rev: str | None, config: Any, revision_id: str
-) -> Backbone:
-    from transformers import AutoModel, AutoTokenizer
-
-    kw: dict[str, Any] = {
-        "revision": rev,
-        "use_safetensors": True,
-        "trust_remote_code": cfg.trust_remote_code,
-    }
-    if config.model_type in _NO_POOLER_TYPES:
-        kw["add_pooling_layer"] = False
-    model = from_pretrained_quietly(AutoModel, src, model_id, **kw)
-    if not hasattr(model.config, "hidden_size") or not hasattr(model, "get_input_embeddings"):
-        raise BackboneError(
-            f"{model_id} (model_type {config.model_type!r}) is not a supported backbone: expected a "
-            "DINOv2, CLIP, SigLIP, ViT or RADIO vision model, or a text encoder"
-        )
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(src, revision=rev, trust_remote_code=cfg.trust_remote_code)
-    except Exception as e:
-        raise load_error(model_id, e) from None
-
-    # A sentence-transformers checkpoint says how it pools, and whether it normalises.
-    default_pooling, normalize = "mean", False
-    modules = read_json(src, "modules.json", rev)
-    if isinstance(modules, list):
-        normalize = any(str(m.get("type", "")).endswith("Normalize") for m in modules)
-        pool_dir = next((m.get("path") for m in modules if str(m.get("type", "")).endswith("Pooling")), None)
-        pool_cfg = read_json(src, f"{pool_dir}/config.json", rev) if pool_dir else None
-        if (
-            pool_cfg
-            and pool_cfg.get("pooling_mode_cls_token")
-            and not pool_cfg.get("pooling_mode_mean_tokens")
-        ):
-            default_pooling = "cls"
-    return HFTextBackbone(
-        cfg.name,
-        model,
-        tokenizer,
-        max_length=cfg.max_length,
-        pooling=cfg.pooling,
-        default_pooling=default_pooling,
-        normalize=normalize,
-        revision_id=revision_id,
-        tokenizer_id=model_id,
-    )
