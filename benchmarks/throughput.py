@@ -98,8 +98,8 @@ def extract_worker(n: int, image_size: int, store: str, cache_dir: str) -> None:
     from ssft.backbones import build_backbone
     from ssft.config import BackboneConfig, DataConfig
     from ssft.data import load_dataset
+    from ssft.data.subset import SubsetInputs
     from ssft.features import FeatureStore
-    from ssft.train.streams import SubsetInputs
 
     data = load_dataset(DataConfig(name="mnist", root=str(require_shared("mnist"))))
     inputs = SubsetInputs(data.train.inputs, list(range(n)))

@@ -15,7 +15,7 @@ from PIL import Image
 from ssft.config import DataConfig
 from ssft.data import available_datasets, load_dataset
 from ssft.data.base import FileImages
-from ssft.data.loaders import read_idx
+from ssft.data.sources.mnist import read_idx
 from ssft.data.stripes import WHITE, YELLOW, add_stripes, stripe_mask, stripe_params
 from ssft.errors import ConfigError, DataError
 from ssft.report.show_data import make_grid

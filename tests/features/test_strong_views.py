@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from ssft.config import load_config
-from ssft.data.augment import ViewInputs, augment, make_view
+from ssft.data.augment import ViewInputs, make_view
+from ssft.data.crop_flip import augment
 from ssft.data.randaugment import OPS, strong_augment
 from ssft.data.text_augment import text_augment
 from ssft.errors import ConfigError

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from ssft.config import load_config
-from ssft.data.augment import ViewInputs, augment
+from ssft.data.augment import ViewInputs
+from ssft.data.crop_flip import augment
 from ssft.errors import ConfigError
 
 

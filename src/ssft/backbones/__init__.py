@@ -1,18 +1,30 @@
 """Backbones: ``build_backbone(cfg)`` turns ``backbone.name`` into a :class:`Backbone`.
 
 Names: ``hf:<hub id or folder>``, ``random:<preset>``, ``effnet:lite0``, ``timm:<model>``, ``openclip:<arch>/<tag>``.
-Adapters are imported on use, so listing the names costs no heavy import.
+Each family module registers its builder in :data:`~ssft.backbones.families.FAMILIES` when
+imported below; heavy optional libraries are imported only inside the builders, so listing the
+names costs no heavy import.
 """
 
 from __future__ import annotations
 
+# isort: off
+# The import order is the order the prefixes are listed in an unknown-backbone error.
+from ssft.backbones import hf as _hf  # noqa: F401
+from ssft.backbones import random as _random  # noqa: F401
+from ssft.backbones import effnet as _effnet  # noqa: F401
+from ssft.backbones import timm as _timm  # noqa: F401
+from ssft.backbones import openclip as _openclip  # noqa: F401
+from ssft.backbones import features as _features  # noqa: F401
+
+# isort: on
 from ssft.backbones.base import Backbone, Features
+from ssft.backbones.families import FAMILIES
+from ssft.backbones.random import PRESETS
 from ssft.config import BackboneConfig
 from ssft.errors import BackboneError
 
 __all__ = ["Backbone", "Features", "available_backbones", "build_backbone"]
-
-PREFIXES = ("hf", "random", "effnet", "timm", "openclip", "features")
 
 HF_EXAMPLES = {
     "hf:facebook/dinov2-small": "DINOv2 ViT-S/14 (384), 224 px",
@@ -38,8 +50,6 @@ HF_EXAMPLES = {
 
 def available_backbones() -> dict[str, str]:
     """Name -> one-line help: every ``random:`` preset and example ``hf:`` / ``timm:`` / ``openclip:`` names."""
-    from ssft.backbones.random import PRESETS
-
     out = {f"random:{name}": help for name, help in PRESETS.describe().items()}
     out.update(HF_EXAMPLES)
     return out
@@ -53,31 +63,9 @@ def build_backbone(cfg: BackboneConfig) -> Backbone:
             "(backbone.name=effnet:lite0, hf:sentence-transformers/all-MiniLM-L6-v2, features:D, ...)"
         )
     prefix, sep, rest = cfg.name.strip().partition(":")
-    if not sep or prefix not in PREFIXES or not rest.strip():
+    if not sep or prefix not in FAMILIES or not rest.strip():
         known = ", ".join(available_backbones())
         raise BackboneError(
-            f"unknown backbone {cfg.name!r}: expected {', '.join(p + ':' for p in PREFIXES)}<name>; known: {known}"
+            f"unknown backbone {cfg.name!r}: expected {', '.join(p + ':' for p in FAMILIES)}<name>; known: {known}"
         )
-    if prefix == "hf":
-        from ssft.backbones.hf import load_hf
-
-        return load_hf(cfg)
-    if prefix == "features":
-        from ssft.backbones.features import FeaturesBackbone
-
-        return FeaturesBackbone(cfg.name)
-    if prefix == "random":
-        from ssft.backbones.random import build_random
-
-        return build_random(cfg)
-    if prefix == "effnet":
-        from ssft.backbones.effnet import build_effnet
-
-        return build_effnet(cfg)
-    if prefix == "timm":
-        from ssft.backbones.timm import TimmBackbone
-
-        return TimmBackbone(cfg)
-    from ssft.backbones.openclip import OpenClipBackbone
-
-    return OpenClipBackbone(cfg)
+    return FAMILIES[prefix](cfg)

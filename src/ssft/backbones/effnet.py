@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from ssft.backbones.base import Backbone, Features, ImagePreprocess
+from ssft.backbones.families import register_family
 from ssft.config import BackboneConfig
 from ssft.errors import BackboneError, ConfigError
 
@@ -167,5 +168,6 @@ class EffNetBackbone(Backbone):
         return self.model._fc(self.encode(inputs).pooled)
 
 
+@register_family("effnet")
 def build_effnet(cfg: BackboneConfig) -> Backbone:
     return EffNetBackbone(cfg)

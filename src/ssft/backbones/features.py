@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from ssft.backbones.base import Backbone, Features
+from ssft.backbones.families import register_family
 from ssft.errors import BackboneError, DataError
 
 
@@ -59,3 +60,9 @@ class FeaturesBackbone(Backbone):
     def encode(self, inputs: dict[str, Tensor]) -> Features:
         x = inputs["x"].float()
         return Features(pooled=x, tokens=x[:, None, :], mask=None)
+
+
+@register_family("features")
+def build_features(cfg: Any) -> Backbone:
+    """``features:<D>``: the name alone says everything (the width)."""
+    return FeaturesBackbone(cfg.name)

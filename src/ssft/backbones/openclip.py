@@ -12,7 +12,10 @@ import torch
 from torch import Tensor, nn
 
 from ssft.backbones.base import Backbone, Features, ImagePreprocess
-from ssft.backbones.hf import CLIP_MEAN, CLIP_STD, _offline_error, check_pooling
+from ssft.backbones.families import register_family
+from ssft.backbones.hf_base import check_pooling
+from ssft.backbones.hf_loading import load_error
+from ssft.backbones.hf_vision import CLIP_MEAN, CLIP_STD
 from ssft.config import BackboneConfig
 from ssft.errors import BackboneError
 
@@ -40,7 +43,7 @@ class OpenClipBackbone(Backbone):
         except RuntimeError as e:
             raise BackboneError(f"open_clip cannot build {arch!r}/{tag!r}: {e}") from None
         except Exception as e:
-            raise _offline_error(f"openclip/{arch}/{tag}", e) from None
+            raise load_error(f"openclip/{arch}/{tag}", e) from None
         visual = model.visual
         if not hasattr(visual, "transformer"):
             raise BackboneError(f"{cfg.name}: only OpenCLIP vision transformers are supported")
@@ -69,3 +72,9 @@ class OpenClipBackbone(Backbone):
 
     def final_norm_parameters(self) -> list[nn.Parameter]:
         return list(self.visual.ln_post.parameters())
+
+
+@register_family("openclip")
+def build_openclip(cfg: BackboneConfig) -> Backbone:
+    """``openclip:<arch>/<tag>``; open_clip itself is imported only here, when one is built."""
+    return OpenClipBackbone(cfg)

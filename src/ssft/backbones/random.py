@@ -14,13 +14,15 @@ from typing import Any
 import torch
 
 from ssft.backbones.base import Backbone
-from ssft.backbones.hf import (
+from ssft.backbones.families import register_family
+from ssft.backbones.hf_loading import resolve_source
+from ssft.backbones.hf_text import HFTextBackbone
+from ssft.backbones.hf_vision import (
     CLIP_MEAN,
     CLIP_STD,
     HALF,
     IMAGENET_MEAN,
     IMAGENET_STD,
-    HFTextBackbone,
     HFVisionBackbone,
     image_preprocess,
     model_class,
@@ -223,8 +225,6 @@ def bert_tiny(cfg: BackboneConfig) -> Backbone:
 def minilm_random(cfg: BackboneConfig) -> Backbone:
     from transformers import AutoTokenizer, BertConfig
 
-    from ssft.backbones.hf import resolve_source
-
     src, _ = resolve_source("sentence-transformers/all-MiniLM-L6-v2", None)
     if src.startswith("sentence-transformers/"):  # the bundled package is absent: stay offline
         tok, tok_id = tiny_tokenizer(), "ssft-tiny-wordpiece"
@@ -241,6 +241,7 @@ def minilm_random(cfg: BackboneConfig) -> Backbone:
     return _text(cfg, c, tok, tok_id)
 
 
+@register_family("random")
 def build_random(cfg: BackboneConfig) -> Backbone:
     preset = cfg.name.split(":", 1)[1].strip()
     if preset not in PRESETS:

@@ -12,7 +12,9 @@ from typing import Any
 from torch import Tensor, nn
 
 from ssft.backbones.base import Backbone, Features, ImagePreprocess
-from ssft.backbones.hf import _offline_error, check_pooling, find_blocks
+from ssft.backbones.families import register_family
+from ssft.backbones.hf_base import check_pooling, find_blocks
+from ssft.backbones.hf_loading import load_error
 from ssft.config import BackboneConfig
 from ssft.errors import BackboneError
 
@@ -43,7 +45,7 @@ class TimmBackbone(Backbone):
         except RuntimeError as e:  # unknown model name
             raise BackboneError(f"timm cannot build {model_name!r}: {e}") from None
         except Exception as e:  # weights missing offline
-            raise _offline_error(f"timm/{model_name}", e) from None
+            raise load_error(f"timm/{model_name}", e) from None
         dc = resolve_data_config({}, model=self.model)
         size = int(cfg.image_size or dc["input_size"][-1])
         self.preprocess = ImagePreprocess(size, tuple(dc["mean"]), tuple(dc["std"]))  # type: ignore[arg-type]
@@ -76,3 +78,9 @@ class TimmBackbone(Backbone):
     def final_norm_parameters(self) -> list[nn.Parameter]:
         norm = getattr(self.model, "norm", None)
         return list(norm.parameters()) if isinstance(norm, nn.Module) else []
+
+
+@register_family("timm")
+def build_timm(cfg: BackboneConfig) -> Backbone:
+    """``timm:<model>``; timm itself is imported only here, when such a backbone is built."""
+    return TimmBackbone(cfg)

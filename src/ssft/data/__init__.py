@@ -10,10 +10,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ssft.data import features as _features  # noqa: F401  (registers data.name=features)
-from ssft.data import hf_dataset as _hf_dataset  # noqa: F401  (registers data.name=hf_dataset)
-from ssft.data import loaders as _loaders  # noqa: F401  (registers the loaders)
+from ssft.data import features as _features  # noqa: F401  (data.name=features)
 from ssft.data.base import DATASETS, UNLABELED, ArrayImages, Dataset, FileImages, Part, read_image
+
+# Importing a source registers its loaders in DATASETS.
+from ssft.data.sources import agnews as _agnews  # noqa: F401
+from ssft.data.sources import cifar10 as _cifar10  # noqa: F401
+from ssft.data.sources import csv_file as _csv_file  # noqa: F401
+from ssft.data.sources import digits as _digits  # noqa: F401
+from ssft.data.sources import galaxy as _galaxy  # noqa: F401
+from ssft.data.sources import hf_dataset as _hf_dataset  # noqa: F401
+from ssft.data.sources import imagefolder as _imagefolder  # noqa: F401
+from ssft.data.sources import mnist as _mnist  # noqa: F401
+from ssft.data.sources import svhn as _svhn  # noqa: F401
 from ssft.errors import DataError
 
 if TYPE_CHECKING:

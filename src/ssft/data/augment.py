@@ -1,47 +1,19 @@
-"""Deterministic augmentations for cached *views* (weak crop/flip here; strong views and text views
-in :mod:`ssft.data.randaugment` and :mod:`ssft.data.text_augment`, dispatched by :func:`make_view`).
+"""Deterministic augmentations for cached *views*, dispatched by :func:`make_view`: the weak image
+crop/flip (:mod:`ssft.data.crop_flip`), strong image views (:mod:`ssft.data.randaugment`), text views
+(:mod:`ssft.data.text_augment`) and embedding views (:mod:`ssft.data.feature_augment`).
 
-View 0 is the image itself; view ``v >= 1`` is a random resized crop (area 60–100 %, aspect 3/4–4/3)
-and, unless disabled, a horizontal flip, drawn from a generator seeded by ``(seed, item, v)``. The
-same item and view always give the same pixels, so a view can be extracted once into the feature
+View 0 is the item itself; every other view is drawn from a generator seeded by ``(seed, item,
+view)``. The same item and view always give the same pixels, so a view can be extracted once into the feature
 cache (``cache.views``) and reused by every run, like the un-augmented features.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
-
-def augment(image: np.ndarray, *, seed: int, item: int, view: int, flip: bool = True) -> np.ndarray:
-    """One deterministic augmented view of a uint8 image ``(H, W[, C])``, same shape and dtype."""
-    if view == 0:
-        return image
-    rng = np.random.default_rng([seed, item, view, 404])
-    a = np.asarray(image)
-    h, w = a.shape[:2]
-    for _ in range(10):
-        area = rng.uniform(0.6, 1.0) * h * w
-        ratio = math.exp(rng.uniform(math.log(3 / 4), math.log(4 / 3)))
-        ch, cw = round(math.sqrt(area / ratio)), round(math.sqrt(area * ratio))
-        if 0 < ch <= h and 0 < cw <= w:
-            break
-    else:
-        ch, cw = h, w
-    top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    crop = a[top : top + ch, left : left + cw]
-    squeeze = crop.ndim == 3 and crop.shape[2] == 1
-    pil = Image.fromarray(crop[:, :, 0] if squeeze else crop)
-    out = np.asarray(pil.resize((w, h), Image.BILINEAR))
-    if squeeze:
-        out = out[:, :, None]
-    if flip and rng.random() < 0.5:
-        out = out[:, ::-1]
-    return np.ascontiguousarray(out)
-
+from ssft.data.crop_flip import augment
 
 VIEW_KINDS = ("weak", "strong")
 

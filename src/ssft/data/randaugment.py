@@ -1,6 +1,6 @@
 """Strong, RandAugment-style image views (Cubuk et al. 2020, as used by FixMatch, Sohn et al. 2020).
 
-A strong view is the weak crop/flip of :func:`ssft.data.augment.augment`, then ``ops`` operations
+A strong view is the weak crop/flip of :func:`ssft.data.crop_flip.augment`, then ``ops`` operations
 drawn from :data:`OPS` each at a uniformly drawn magnitude, then a cutout square of side up to half
 the image, filled with grey. Every draw comes from a generator seeded by ``(seed, item, view)``, so
 the same item and view always give the same pixels and a view can be extracted once into the cache.
@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from ssft.data.augment import augment
+from ssft.data.crop_flip import augment
 
 # Every op maps (image, magnitude m in [0, 1], sign +-1) to an image of the same size and mode.
 Op = Callable[[Image.Image, float, int], Image.Image]

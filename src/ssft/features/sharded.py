@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ssft.data.subset import SubsetInputs
 from ssft.distributed import (
     all_gather_object,
     broadcast_object,
@@ -38,8 +39,6 @@ def build_store(**kwargs: Any) -> FeatureStore:
     ``forward_passes`` of the result counts every rank's passes."""
     if not is_distributed():
         return FeatureStore.build(**kwargs)
-    from ssft.train.streams import SubsetInputs
-
     key, root, inputs = str(kwargs["key"]), Path(kwargs["root"]), kwargs["inputs"]
     n, world, me = len(inputs), world_size(), rank()
     if me != 0:

@@ -16,9 +16,10 @@ from ssft.backbones.base import Backbone
 from ssft.config import Config
 from ssft.data.base import Dataset
 from ssft.data.splits import Split
+from ssft.data.subset import SubsetInputs
 from ssft.errors import ConfigError
 from ssft.precision import autocast_dtype
-from ssft.train.streams import CachedSource, FeatureSource, LiveSource, SubsetInputs
+from ssft.train.streams import CachedSource, FeatureSource, LiveSource
 
 #: Bumped when the strong, text or feature augmentations change, so stale cached views are never reused.
 AUGMENT_VERSION = 1

@@ -76,19 +76,6 @@ class ViewSampler:
         self.gen.set_state(state["gen"])
 
 
-class SubsetInputs:
-    """A view of some items of a random-access input collection (what one run needs)."""
-
-    def __init__(self, inputs: Any, indices: np.ndarray) -> None:
-        self.inputs, self.indices = inputs, np.asarray(indices, dtype=np.int64)
-
-    def __len__(self) -> int:
-        return int(self.indices.size)
-
-    def __getitem__(self, i: int) -> Any:
-        return self.inputs[int(self.indices[i])]
-
-
 class FeatureSource:
     """Features for items of one part of a dataset, by the part's own indices.
 

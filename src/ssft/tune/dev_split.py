@@ -26,8 +26,8 @@ import numpy as np
 
 from ssft.data.base import ArrayImages, Dataset, FileImages, Part
 from ssft.data.splits import holdout_split, stratified_cap
+from ssft.data.subset import SubsetInputs
 from ssft.errors import DataError
-from ssft.train.streams import SubsetInputs
 
 #: stream tag of the dev-eval draw, distinct from the tags in ssft.data.splits
 _DEV_EVAL = 505

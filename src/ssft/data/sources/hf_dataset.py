@@ -16,6 +16,7 @@ import numpy as np
 
 from ssft.data.base import DATASETS, UNLABELED, Dataset, Part
 from ssft.data.paths import resolve_data_path
+from ssft.data.sources.csv_file import parse_labels
 from ssft.errors import DataError
 
 
@@ -65,8 +66,6 @@ def _open(path_or_id: str) -> Any:
 
 
 def _labels(ds: Any, column: str, classes: list[str] | None) -> tuple[np.ndarray, list[str]]:
-    from ssft.data.loaders import parse_labels
-
     values = ds[column]
     if classes is not None:  # a ClassLabel feature: integers, -1 = unlabelled
         return np.asarray([UNLABELED if v is None else int(v) for v in values], dtype=np.int64), classes
