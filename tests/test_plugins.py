@@ -33,7 +33,7 @@ def test_an_unknown_method_still_lists_every_known_one() -> None:
 
 
 def test_load_plugins_is_idempotent() -> None:
-    from ssft.config import _METHOD_CONFIGS
+    from ssft.config.method_registry import _METHOD_CONFIGS
     from ssft.plugins import load_plugins
 
     load_plugins()

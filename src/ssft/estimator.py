@@ -29,11 +29,10 @@ UNLABELED = -1
 
 def _method_keys() -> dict[str, set[str]]:
     """Method name -> its own config keys (shared ``name`` excluded)."""
-    from ssft.config import _METHOD_CONFIGS, method_config_class
+    from ssft.config import method_configs
 
-    method_config_class("supervised")  # registers the methods
     return {
-        name: {f.name for f in dataclasses.fields(cls)} - {"name"} for name, cls in _METHOD_CONFIGS.items()
+        name: {f.name for f in dataclasses.fields(cls)} - {"name"} for name, cls in method_configs().items()
     }
 
 

@@ -11,11 +11,9 @@ config class (see :func:`register_method_config`), so ``method.style_dim`` is a 
 a lookup triggers through :mod:`ssft.plugins`; this package never imports them.
 """
 
-from ssft.config.build import _build as _build  # ssft sweep builds its launcher: section with it
-from ssft.config.build import describe, from_dict, to_dict
+from ssft.config.build import build_section, describe, from_dict, to_dict
 from ssft.config.logger_spec import TRACKERS, parse_logger
-from ssft.config.method_registry import _METHOD_CONFIGS as _METHOD_CONFIGS  # read by the estimator
-from ssft.config.method_registry import method_config_class, register_method_config
+from ssft.config.method_registry import method_config_class, method_configs, register_method_config
 from ssft.config.schema import (
     META_KEYS,
     BackboneConfig,
@@ -59,7 +57,9 @@ __all__ = [
     "load_config",
     "load_source",
     "merge",
+    "build_section",
     "method_config_class",
+    "method_configs",
     "parse_logger",
     "parse_override",
     "preset_grid",

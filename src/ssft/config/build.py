@@ -86,7 +86,9 @@ def _as_yaml_scalar(text: str) -> Any:
         return text
 
 
-def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+def build_section(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    """A config dataclass ``cls`` from the mapping ``data`` (keys checked, values coerced); ``prefix``
+    names the section in messages."""
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix or 'config'} must be a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
@@ -99,7 +101,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
     for name, value in data.items():
         tp = hints[name]
         if _is_dataclass_type(tp):
-            kwargs[name] = _build(tp, value or {}, f"{prefix}{name}.")
+            kwargs[name] = build_section(tp, value or {}, f"{prefix}{name}.")
         else:
             kwargs[name] = _coerce(value, tp, f"{prefix}{name}", fields[name])
     return cls(**kwargs)
@@ -115,8 +117,8 @@ def from_dict(data: dict[str, Any]) -> Config:
     name = method.get("name", MethodConfig.name)
     if not isinstance(name, str):
         raise ConfigError(f"method.name must be a string, got {name!r}")
-    cfg = _build(Config, data, "")
-    cfg.method = _build(method_config_class(name), method, "method.")
+    cfg = build_section(Config, data, "")
+    cfg.method = build_section(method_config_class(name), method, "method.")
     validate(cfg)
     return cfg
 

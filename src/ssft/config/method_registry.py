@@ -27,3 +27,9 @@ def method_config_class(name: str) -> type[MethodConfig]:
     except KeyError:
         known = ", ".join(sorted(_METHOD_CONFIGS))
         raise ConfigError(f"unknown method.name {name!r}; known: {known}") from None
+
+
+def method_configs() -> dict[str, type[MethodConfig]]:
+    """Every registered method name and its config dataclass."""
+    load_plugins()
+    return dict(_METHOD_CONFIGS)

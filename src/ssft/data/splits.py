@@ -1,4 +1,4 @@
-"""Few-label splits (PROTOCOL.md): class-balanced, seeded with explicit generators, saved.
+"""Few-label splits: class-balanced, seeded with explicit generators, saved.
 
 * :func:`holdout_split` carves a class-stratified test part from a dataset that has one split only.
 * :func:`few_label_split` draws ``k`` labelled (and ``v`` validation) examples per class; the rest of

@@ -1,4 +1,4 @@
-"""Striped MNIST: random parallel stripes painted over each digit (METHODS.md §2).
+"""Striped MNIST: random parallel stripes painted over each digit (the content/style benchmark of arXiv 2410.02069).
 
 Each image gets its own stripe pattern: an angle uniform in [0, pi), a stripe width of about 3 px,
 a period (stripe + gap) of about 9 px and a random phase. A pixel at column ``x``, row ``y`` is

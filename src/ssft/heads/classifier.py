@@ -1,6 +1,6 @@
 """Classifiers: ``z (B, d)`` -> class scores ``s (B, K)``.
 
-The cosine classifier is TwinTURBO's "sigmoid rescaling" (METHODS.md §1): ``s = t·cos(z, w_k) + b``
+The cosine classifier is TwinTURBO's "sigmoid rescaling" (arXiv 2503.07851): ``s = t·cos(z, w_k) + b``
 with learnable class embeddings ``w_k``, temperature ``t`` and bias ``b``, initialised like SigLIP
 (t = 10, b = -10). With ``rescaling=False`` (the ablation) ``t`` is fixed and ``b = 0``.
 

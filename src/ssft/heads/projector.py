@@ -1,6 +1,6 @@
 """Projectors: the small trainable network between the backbone and the classifier.
 
-* ``transformer`` (TwinTURBO, METHODS.md §1): tokens ``(B, N, D)`` -> linear to width ``d`` ->
+* ``transformer`` (TwinTURBO, arXiv 2503.07851): tokens ``(B, N, D)`` -> linear to width ``d`` ->
   a learned [CLS] token is prepended -> ``depth`` pre-norm transformer layers -> aggregation -> ``z``.
 * ``mlp``: the pooled latent ``z* (B, D)`` -> two-layer MLP -> ``z (B, d)``.
 * ``identity``: ``z = z*`` (a linear probe when followed by a linear classifier).

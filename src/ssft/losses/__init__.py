@@ -1,4 +1,4 @@
-"""Every loss term of every method, one term per file (STYLE.md), each a pure function of tensors.
+"""Every loss term of every method, one term per file, each a pure function of tensors.
 
 All functions take keyword arguments and return a scalar (or a dict of scalars when a term has
 parts worth logging). Batch-level terms gather over ranks under DDP (:mod:`ssft.distributed`).

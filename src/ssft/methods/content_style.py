@@ -1,5 +1,5 @@
 """Content-style decomposition of the backbone latent (Drozdova, Kinakh, Belousov, Lastufka,
-Voloshynovskiy, arXiv 2410.02069; METHODS.md §2, our reconstruction).
+Voloshynovskiy, arXiv 2410.02069; our reconstruction, docs/methods/content_style.md).
 
 An encoder ``E`` maps the latent (the backbone's pooled ``z*``, or the projector latent ``z``) to
 content logits ``c ∈ R^K`` and a style vector ``s ∈ R^{d_s}``; a decoder ``G`` maps

@@ -1,4 +1,4 @@
-"""Result tables: rows of ``results.json`` grouped into mean ± std per setting (PROTOCOL.md)."""
+"""Result tables: rows of ``results.json`` grouped into mean ± std per setting."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ _MISSING = {"val_per_class": 0}
 
 
 def labels_used(row: dict[str, Any]) -> int:
-    """Labels a run consumed: the labelled set plus the labelled validation set (PROTOCOL.md)."""
+    """Labels a run consumed: the labelled set plus the labelled validation set (validation labels are labels too)."""
     if "labels_used" in row:
         return int(row["labels_used"])
     return int(row.get("num_labeled", 0)) + int(row.get("num_validation", 0))

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ssft.config import _build, choice, describe, doc, load_source, parse_override
+from ssft.config import build_section, choice, describe, doc, load_source, parse_override
 from ssft.errors import ConfigError, SsftError
 
 PREFIX = "launcher."
@@ -80,7 +80,7 @@ def launcher_config(
         data["name"] = "submitit" if launcher.startswith("submitit") else "local"
         if launcher == "submitit-local":
             data["cluster"] = "local"
-    cfg = _build(LauncherConfig, data, PREFIX)
+    cfg = build_section(LauncherConfig, data, PREFIX)
     checks = [
         (cfg.runs_per_job >= 1, "launcher.runs_per_job must be >= 1"),
         (cfg.time_min >= 1, "launcher.time_min must be >= 1"),
