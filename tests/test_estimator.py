@@ -182,3 +182,11 @@ def test_score_and_scorer_use_labelled_rows_only():
 def test_unknown_parameters_are_refused():
     with pytest.raises(TypeError, match=r"unknown parameter\(s\) 'lambda_k1'; valid: .*lambda_kl"):
         SemiSupervisedClassifier("twinturbo", lambda_k1=0.1)
+
+
+def test_the_default_method_is_the_one_ssft_fit_recommends():
+    """A newcomer's ``SemiSupervisedClassifier()`` trains what ``ssft fit`` does by default (the
+    shipped method), not the supervised baseline."""
+    from ssft.config import load_config
+
+    assert SemiSupervisedClassifier().method == load_config(None).method.name != "supervised"

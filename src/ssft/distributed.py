@@ -55,6 +55,9 @@ def is_main() -> bool:
 def resume_command(run: object) -> str:
     """The command that resumes run ``run``: under torchrun, torchrun again with as many processes."""
     world = launched_world_size()
+    launcher = os.environ.get("SSFT_LAUNCHER")  # set by python -m ssft.launch for its ranks
+    if world > 1 and launcher:
+        return f"{launcher} fit --resume {run}"
     if world > 1:
         return f"torchrun --nproc-per-node {world} -m ssft fit --resume {run}"
     return f"ssft fit --resume {run}"

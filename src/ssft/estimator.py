@@ -78,7 +78,8 @@ def labeled_accuracy(estimator: Any, X: Any, y: Any, sample_weight: Any = None) 
 class SemiSupervisedClassifier(ClassifierMixin, BaseEstimator):
     """Semi-supervised classifier on pre-computed features (any ssft method).
 
-    Parameters: ``method`` (``ssft methods``), the method's own keys as keyword parameters, the main
+    Parameters: ``method`` (``ssft methods``; the default is ssft's recommended one, as for
+    ``ssft fit``), the method's own keys as keyword parameters, the main
     training keys (``steps``, ``batch_size``, ``lr``, ``unlabeled_ratio``, ``weight_decay``), the head
     (``projector``, ``width``, ``depth``), ``seed``, ``device``; ``config`` (a preset name, YAML file
     or None for the defaults) and ``overrides`` (``"key=value"`` strings) reach every other key.
@@ -92,7 +93,7 @@ class SemiSupervisedClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        method: str = "supervised",
+        method: str = "fixmatch",
         *,
         steps: int | None = None,
         batch_size: int | None = None,
