@@ -69,7 +69,9 @@ def measure(name: str, x: np.ndarray, k: int = 20) -> list[dict]:
         idx = fn(x, k, 0)
         dt = time.perf_counter() - t0
         rec = np.mean([len(set(a) & set(b)) / k for a, b in zip(idx[rows], truth, strict=True)])
-        out.append({"data": name, "n": len(x), "library": lib, "seconds": round(dt, 2), "recall": round(rec, 4)})
+        out.append(
+            {"data": name, "n": len(x), "library": lib, "seconds": round(dt, 2), "recall": round(rec, 4)}
+        )
         print(out[-1], flush=True)
     return out
 
