@@ -123,11 +123,11 @@ class KNN(ClosedFormMethod):
 def _cached_index(method: ClosedFormMethod, base: np.ndarray, how: str) -> NeighbourIndex:
     """The neighbour index of ``base``, kept on the method so repeated predictions (and the fit of
     label spreading) build it once; a reload (new arrays) builds it again."""
-    cached = getattr(method, "_neighbour_index", None)
+    cached = method._neighbour_index
     if cached is not None and cached[0] is base and cached[1] == how:
         return cached[2]
     index = NeighbourIndex(base, how=how, seed=method.seed)
-    method._neighbour_index = (base, how, index)  # type: ignore[attr-defined]
+    method._neighbour_index = (base, how, index)
     return index
 
 
