@@ -11,6 +11,10 @@ interpreter and the imported libraries: see the ``baseline`` row) is its own. Wr
 ``benchmarks/results/scale_neighbours.{json,md}``.
 
     nice -n 10 env OMP_NUM_THREADS=1 python benchmarks/scale_neighbours.py --n 10000 100000
+    nice -n 10 env OMP_NUM_THREADS=1 python benchmarks/scale_neighbours.py --n 20000 --accuracy-seeds 5
+
+The second writes ``scale_neighbours.accuracy.{json,md}``: label spreading accuracy, exact vs
+approximate, over several draws of the labels.
 """
 
 from __future__ import annotations
@@ -69,11 +73,61 @@ def run_point(n: int, method: str, how: str) -> dict:
     }
 
 
+def accuracy_spread(n: int, seeds: int) -> None:
+    """Label spreading test accuracy, exact vs approximate graph, over ``seeds`` draws of the 40
+    labels at one N: how far apart the two paths are next to the spread across label draws."""
+    from ssft.config import load_config
+    from ssft.methods import build_method
+
+    x, y = synthetic(n, seed=1)
+    x_test, y_test = synthetic(TEST, seed=2)
+    rows = []
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        lb = np.concatenate([rng.choice(np.flatnonzero(y == c), 4, replace=False) for c in range(CLASSES)])
+        ulb = np.setdiff1d(np.arange(n), lb)
+        row: dict = {"n": n, "label_seed": seed}
+        for how in ("exact", "approximate"):
+            cfg = load_config(None, ["method.name=label_spreading", f"method.neighbours={how}"]).method
+            ns = types.SimpleNamespace(num_classes=CLASSES)
+            m = build_method(cfg, ns, class_counts=np.ones(CLASSES), seed=0)
+            m.fit(x[lb], y[lb], x[ulb])
+            row[how] = round(float((m.predict_proba(x_test).argmax(1) == y_test).mean()), 4)
+        rows.append(row)
+        print(row, flush=True)
+    diff = [r["approximate"] - r["exact"] for r in rows]
+    summary = {
+        "exact_mean": round(float(np.mean([r["exact"] for r in rows])), 4),
+        "exact_std": round(float(np.std([r["exact"] for r in rows], ddof=1)), 4),
+        "approximate_mean": round(float(np.mean([r["approximate"] for r in rows])), 4),
+        "mean_difference": round(float(np.mean(diff)), 4),
+        "max_abs_difference": round(float(np.max(np.abs(diff))), 4),
+    }
+    out = {"data": "synthetic", "rows": rows, "summary": summary}
+    (RESULTS / "scale_neighbours.accuracy.json").write_text(json.dumps(out, indent=1) + "\n")
+    lines = [
+        f"# Label spreading accuracy, exact vs approximate neighbours (synthetic data, N = {n:,})",
+        "",
+        f"{seeds} draws of 4 labels per class; test accuracy on {TEST:,} synthetic test rows.",
+        "",
+        "| label seed | exact | approximate |",
+        "|---|---|---|",
+        *[f"| {r['label_seed']} | {r['exact']} | {r['approximate']} |" for r in rows],
+        "",
+        f"Summary: {summary}",
+    ]
+    (RESULTS / "scale_neighbours.accuracy.md").write_text("\n".join(lines) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--point", nargs=3, metavar=("N", "METHOD", "HOW"), help="internal: one point")
+    ap.add_argument("--accuracy-seeds", type=int, default=0, help="only: exact vs approximate accuracy")
     args = ap.parse_args()
+    if args.accuracy_seeds:
+        accuracy_spread(args.n[0], args.accuracy_seeds)
+        return
     if args.point:
         print(json.dumps(run_point(int(args.point[0]), args.point[1], args.point[2])))
         return
