@@ -16,6 +16,14 @@ from ssft.config import MethodConfig, choice, doc
 from ssft.errors import ConfigError
 from ssft.methods.base import register_method
 from ssft.methods.closed_form import ClosedFormMethod
+from ssft.methods.neighbours import QUERY_CHUNK, NeighbourIndex
+from ssft.methods.spreading import knn_graph, spread_labels
+
+RBF_MAX_ROWS = 20_000  # the rbf kernel holds an N x N float64 matrix: 3.2 GB at this size
+NEIGHBOURS_HELP = (
+    "nearest-neighbour search: exact (scikit-learn), approximate (hnswlib HNSW, seeded; "
+    "pip install 'ssft[scale]') or auto (exact up to 50,000 rows, approximate above)"
+)
 
 
 def _prep(x: np.ndarray, normalize: bool) -> np.ndarray:
@@ -81,6 +89,7 @@ class LinearProbe(ClosedFormMethod):
 class KNNConfig(MethodConfig):
     k: int = doc(10, "neighbours (capped at the number of labelled examples)")
     weights: str = choice("distance", "distance", "uniform", help="vote weighting")
+    neighbours: str = choice("auto", "auto", "exact", "approximate", help=NEIGHBOURS_HELP)
 
 
 @register_method
@@ -97,14 +106,29 @@ class KNN(ClosedFormMethod):
         cfg: KNNConfig = self.cfg  # type: ignore[assignment]
         xl, yl = self.arrays["x"], self.arrays["y"]
         k = min(cfg.k, len(yl))
-        sim = _prep(x, True) @ xl.T
-        nn_idx = np.argsort(-sim, axis=1)[:, :k]
-        w = np.ones_like(nn_idx, dtype=np.float64)
-        if cfg.weights == "distance":
-            w = 1.0 / np.maximum(1.0 - np.take_along_axis(sim, nn_idx, axis=1), 1e-6)
+        index = _cached_index(self, xl, cfg.neighbours)
         out = np.zeros((x.shape[0], self.num_classes))
-        np.add.at(out, (np.arange(x.shape[0])[:, None], yl[nn_idx]), w)
+        for start in range(0, x.shape[0], QUERY_CHUNK):
+            xq = _prep(x[start : start + QUERY_CHUNK], True)
+            nn_idx, _ = index.query(xq, k)
+            w = np.ones_like(nn_idx, dtype=np.float64)
+            if cfg.weights == "distance":
+                # cosine similarity of the rows found (Euclidean order on unit rows is cosine order)
+                sim = np.einsum("nd,nkd->nk", xq, xl[nn_idx])
+                w = 1.0 / np.maximum(1.0 - sim, 1e-6)
+            np.add.at(out[start : start + len(xq)], (np.arange(len(xq))[:, None], yl[nn_idx]), w)
         return out / out.sum(axis=1, keepdims=True)
+
+
+def _cached_index(method: ClosedFormMethod, base: np.ndarray, how: str) -> NeighbourIndex:
+    """The neighbour index of ``base``, kept on the method so repeated predictions (and the fit of
+    label spreading) build it once; a reload (new arrays) builds it again."""
+    cached = method._neighbour_index
+    if cached is not None and cached[0] is base and cached[1] == how:
+        return cached[2]
+    index = NeighbourIndex(base, how=how, seed=method.seed)
+    method._neighbour_index = (base, how, index)
+    return index
 
 
 @dataclass
@@ -119,6 +143,7 @@ class LabelSpreadingConfig(MethodConfig):
         "knn", "knn", "rbf", help="graph: k-NN (sparse) or rbf exp(-gamma |x - x'|^2) (dense, n x n memory)"
     )
     gamma: float = doc(20.0, "rbf kernel width")
+    neighbours: str = choice("auto", "auto", "exact", "approximate", help=NEIGHBOURS_HELP + " (kernel=knn)")
 
     def validate(self) -> None:
         if not 0.0 < self.alpha < 1.0:
@@ -137,40 +162,53 @@ class LabelSpreading(ClosedFormMethod):
     uses_unlabeled = True
 
     def fit(self, x_lb: np.ndarray, y_lb: np.ndarray, x_ulb: np.ndarray) -> None:
+        cfg: LabelSpreadingConfig = self.cfg  # type: ignore[assignment]
+        x = _prep(np.concatenate([x_lb, x_ulb]), cfg.normalize)
+        y = np.concatenate([np.asarray(y_lb, dtype=np.int64), np.full(len(x_ulb), -1)])
+        if cfg.kernel == "rbf":
+            dist = self._fit_rbf(x, y)
+        else:
+            # scikit-learn's knn kernel, on a sparse graph: each row's k nearest rows, itself first.
+            k = min(cfg.n_neighbors, len(x) - 1)
+            neighbours, _ = _cached_index(self, x, cfg.neighbours).query(x, k)
+            dist = spread_labels(
+                knn_graph(neighbours), y, self.num_classes, alpha=cfg.alpha, max_iter=cfg.max_iter
+            )
+        # The index built on x above stays cached for predict_proba (same array object).
+        self.arrays = {"x": x, "dist": dist}
+
+    def _fit_rbf(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         from sklearn.semi_supervised import LabelSpreading as SkLabelSpreading
 
         cfg: LabelSpreadingConfig = self.cfg  # type: ignore[assignment]
-        x = _prep(np.concatenate([x_lb, x_ulb]), cfg.normalize)
-        y = np.concatenate([y_lb, np.full(len(x_ulb), -1)])
-        model = SkLabelSpreading(
-            kernel=cfg.kernel,
-            n_neighbors=min(cfg.n_neighbors, len(x) - 1),
-            gamma=cfg.gamma,
-            alpha=cfg.alpha,
-            max_iter=cfg.max_iter,
-        )
+        if len(x) > RBF_MAX_ROWS:
+            raise ConfigError(
+                f"method.kernel=rbf holds an N x N matrix; {len(x):,} training rows is above "
+                f"{RBF_MAX_ROWS:,}: use method.kernel=knn (a sparse k-NN graph)"
+            )
+        model = SkLabelSpreading(kernel="rbf", gamma=cfg.gamma, alpha=cfg.alpha, max_iter=cfg.max_iter)
         model.fit(x, y)
         dist = np.zeros((len(x), self.num_classes))
         dist[:, model.classes_.astype(int)] = model.label_distributions_
-        self.arrays = {"x": x, "dist": dist}
+        return dist
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         # scikit-learn's inductive rules: for the knn kernel, sum the label distributions of the
         # k nearest training points (Euclidean distance in the prepared space); for rbf, weight
-        # every training point's distribution by exp(-gamma |x - x_i|^2).
-        from sklearn.neighbors import NearestNeighbors
-
+        # every training point's distribution by exp(-gamma |x - x_i|^2). Queries go in chunks.
         cfg: LabelSpreadingConfig = self.cfg  # type: ignore[assignment]
-        xt = self.arrays["x"]
-        xq = _prep(x, cfg.normalize)
-        if cfg.kernel == "rbf":
-            from sklearn.metrics.pairwise import rbf_kernel
+        xt, dist = self.arrays["x"], self.arrays["dist"]
+        out = np.zeros((x.shape[0], self.num_classes))
+        for start in range(0, x.shape[0], QUERY_CHUNK):
+            xq = _prep(x[start : start + QUERY_CHUNK], cfg.normalize)
+            if cfg.kernel == "rbf":
+                from sklearn.metrics.pairwise import rbf_kernel
 
-            out = rbf_kernel(xq, xt, gamma=cfg.gamma) @ self.arrays["dist"]
-        else:
-            nn_ = NearestNeighbors(n_neighbors=min(cfg.n_neighbors, len(xt))).fit(xt)
-            idx = nn_.kneighbors(xq, return_distance=False)
-            out = self.arrays["dist"][idx].sum(axis=1)
+                out[start : start + len(xq)] = rbf_kernel(xq, xt, gamma=cfg.gamma) @ dist
+            else:
+                index = _cached_index(self, xt, cfg.neighbours)
+                idx, _ = index.query(xq, min(cfg.n_neighbors, len(xt)))
+                out[start : start + len(xq)] = dist[idx].sum(axis=1)
         s = out.sum(axis=1, keepdims=True)
         out = np.where(s > 0, out / np.where(s > 0, s, 1.0), 1.0 / self.num_classes)
         return out

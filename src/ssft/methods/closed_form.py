@@ -8,6 +8,8 @@ weights in ``model.safetensors`` under ``baseline.<name>``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -22,6 +24,8 @@ class ClosedFormMethod(Method):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.arrays: dict[str, np.ndarray] = {}
+        # (base rows, neighbours option, index) of the last neighbour index built: see baselines
+        self._neighbour_index: tuple[Any, ...] | None = None
 
     def fit(self, x_lb: np.ndarray, y_lb: np.ndarray, x_ulb: np.ndarray) -> None:
         raise NotImplementedError
