@@ -151,10 +151,10 @@ def clean(obj: object) -> object:
     return obj
 
 
-def load(run: Path) -> tuple[object, list[object]]:
+def load(run: Path) -> dict[str, object]:
     results = clean(json.loads((run / "results.json").read_text()))
     lines = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").exists() else []
-    return results, [clean(json.loads(line)) for line in lines if line.strip()]
+    return {"results": results, "metrics": [clean(json.loads(line)) for line in lines if line.strip()]}
 
 
 def diff(a: object, b: object, where: str = "") -> list[str]:
