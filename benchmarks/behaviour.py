@@ -170,20 +170,35 @@ def diff(a: object, b: object, where: str = "") -> list[str]:
     return [] if a == b else [f"{where}: {a!r} -> {b!r}"]
 
 
-def compare(old: Path, new: Path) -> int:
+def compare(old: Path, new: Path, save_as: str | None = None) -> int:
     names = sorted(p.parent.name for p in old.glob("*/results.json"))
-    bad = 0
+    rows, bad = [], 0
     for name in names:
         if not (new / name / "results.json").exists():
             print(f"{name}: missing in {new}")
+            rows.append((name, "missing", 0))
             bad += 1
             continue
         found = diff(load(old / name), load(new / name), name)
+        lines = len(load(new / name)["metrics"])  # type: ignore[arg-type]
         print(f"{name}: {'identical' if not found else f'{len(found)} differences'}")
         for line in found[:10]:
             print("   ", line)
+        rows.append((name, "identical" if not found else f"{len(found)} differences", lines))
         bad += bool(found)
-    print(f"{len(names) - bad} of {len(names)} runs identical")
+    summary = f"{len(names) - bad} of {len(names)} runs identical"
+    print(summary)
+    if save_as:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from common import save
+
+        table = ["| run | results.json and metrics.jsonl | metrics lines |", "|---|---|---|"]
+        table += [f"| {n} | {verdict} | {lines} |" for n, verdict, lines in rows]
+        text = (
+            f"`python benchmarks/behaviour.py compare {old} {new}`: {summary} (every field but times, "
+            "memory peaks and versions; every logged term at every logged step).\n\n" + "\n".join(table)
+        )
+        save(save_as, {"old": str(old), "new": str(new), "rows": rows, "summary": summary}, text)
     return 1 if bad else 0
 
 
@@ -196,11 +211,12 @@ def main() -> int:
     c = sub.add_parser("compare")
     c.add_argument("old", type=Path)
     c.add_argument("new", type=Path)
+    c.add_argument("--save", default=None, help="also write benchmarks/results/<name>.{md,json}")
     args = ap.parse_args()
     if args.cmd == "record":
         record(args.out, args.only)
         return 0
-    return compare(args.old, args.new)
+    return compare(args.old, args.new, args.save)
 
 
 if __name__ == "__main__":

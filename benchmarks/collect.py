@@ -69,6 +69,26 @@ SECTIONS = [
     ("ssl_mnist", "MNIST and striped MNIST, trainable random ViT from scratch", "benchmarks/ssl_mnist.py"),
     ("throughput", "Feature cache and throughput", "benchmarks/throughput.py"),
     ("reliability", "RELIABILITY", "benchmarks/reliability.py"),
+    (
+        "behaviour",
+        "The run redesign: the same results and logged terms before and after",
+        "benchmarks/behaviour.py",
+    ),
+    (
+        "neighbour_libraries",
+        "Approximate neighbours: hnswlib, pynndescent and faiss-cpu against exact",
+        "benchmarks/neighbour_libraries.py",
+    ),
+    (
+        "scale_neighbours",
+        "Label spreading and k-NN as the pool grows (synthetic features)",
+        "benchmarks/scale_neighbours.py",
+    ),
+    (
+        "scale_neighbours.accuracy",
+        "Label spreading on exact and approximate neighbour graphs (synthetic features)",
+        "benchmarks/scale_neighbours.py",
+    ),
     ("stress", "Stress and faults: concurrency, kills, corruption, disk full", "benchmarks/stress.py"),
     ("newcomer", "A newcomer's first hour, scripted (README examples in order)", "benchmarks/newcomer.py"),
 ]
