@@ -123,3 +123,26 @@ def test_killed_sweep_resumes(tmp_path):
     text = finish(ssft(*args, "--out", str(out)))
     assert len(list(out.glob("*/results.json"))) == 4
     assert text.count("done before") >= done_before
+
+
+def test_a_checkpoint_of_the_older_layout_is_refused_by_name(tmp_path):
+    """A checkpoint written before the trainer kept one entry per part (flat ``lb_stream``,
+    ``log_sums``, ...) is refused with one clear line, not a KeyError from deep inside."""
+    import torch
+
+    from ssft.config import load_config
+    from ssft.run.runner import fit
+    from ssft.train.checkpoint import save_checkpoint
+
+    keys = ["train.steps=4", "train.progress=false", "train.device=cpu", f"cache.dir={tmp_path / 'c'}"]
+    r = fit(load_config("demo", keys), tmp_path / "run")
+    path = r.run_dir / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    old = {k: v for k, v in state.items() if k not in ("batch_plan", "metrics_window", "validator")}
+    old.update(lb_stream=state["batch_plan"]["lb_stream"], log_sums={}, log_count=0)
+    save_checkpoint(path, old)
+    (r.run_dir / "results.json").unlink()
+    with pytest.raises(
+        TrainingError, match="has no batch_plan, metrics_window, validator: it was written by another"
+    ):
+        fit(None, r.run_dir, resume=True)

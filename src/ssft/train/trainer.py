@@ -129,6 +129,15 @@ class Trainer:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        parts = ["method", "optimizer", "scheduler", "batch_plan"]
+        parts += [cb.state_key for cb in self.callbacks if cb.state_key]
+        absent = [k for k in parts if k not in state]
+        if absent:  # e.g. a checkpoint of an ssft before the trainer kept one entry per part
+            raise TrainingError(
+                f"{self.checkpoint_path} has no {', '.join(absent)}: it was written by another version "
+                "of ssft and cannot resume this run; delete it to restart the run (or finish it with "
+                "the version that started it)"
+            )
         missing, unexpected = self.method.load_trained_state(state["method"])
         if missing or unexpected:
             raise TrainingError(
