@@ -179,8 +179,9 @@ def compare(old: Path, new: Path, save_as: str | None = None) -> int:
             rows.append((name, "missing", 0))
             bad += 1
             continue
-        found = diff(load(old / name), load(new / name), name)
-        lines = len(load(new / name)["metrics"])  # type: ignore[arg-type]
+        new_run = load(new / name)
+        found = diff(load(old / name), new_run, name)
+        lines = len(new_run["metrics"])  # type: ignore[arg-type]
         print(f"{name}: {'identical' if not found else f'{len(found)} differences'}")
         for line in found[:10]:
             print("   ", line)

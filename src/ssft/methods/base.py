@@ -21,8 +21,9 @@ import torch
 from torch import Tensor, nn
 
 from ssft.backbones.base import Features
+from ssft.backbones.trainable import backbone_trains
 from ssft.config import MethodConfig, doc, register_method_config
-from ssft.errors import ConfigError
+from ssft.errors import ConfigError, TrainingError
 from ssft.heads.model import SSFTModel
 from ssft.registry import Registry
 
@@ -125,7 +126,7 @@ class Method(nn.Module):
         what a checkpoint, the validation-selected state and ``model.safetensors`` keep, so a frozen
         run saves only the head and the method's own state, not a copy of the pretrained weights."""
         state = self.state_dict()
-        if any(p.requires_grad for p in self.model.backbone.parameters()):
+        if backbone_trains(self.model.backbone):
             return state
         return {k: v for k, v in state.items() if not k.startswith("model.backbone.")}
 
@@ -137,6 +138,16 @@ class Method(nn.Module):
             k for k in missing if not k.startswith("model.backbone.") and not k.endswith("_extra_state")
         ]
         return missing, list(unexpected)
+
+    def restore_trained_state(self, state: dict[str, Any], remedy: str) -> None:
+        """Load a :meth:`trained_state` back, refusing one that does not match the method with a
+        :class:`TrainingError` that ends with ``remedy``."""
+        missing, unexpected = self.load_trained_state(state)
+        if missing or unexpected:
+            raise TrainingError(
+                f"saved state does not match the method: missing {missing[:5]}, unexpected {unexpected[:5]}"
+                + (f"; {remedy}" if remedy else "")
+            )
 
     def state_arrays(self) -> dict[str, Tensor]:
         """Extra tensors saved beside the weights (a closed-form method's fitted arrays)."""

@@ -17,19 +17,17 @@ from ssft.data.base import Dataset
 from ssft.data.labeled_items import labeled_items_record
 from ssft.data.split_notes import note_test_size
 from ssft.data.splits import Split
-from ssft.errors import TrainingError
 from ssft.integrity import save_tensors
 from ssft.methods.base import Method
 from ssft.train.predict import predict
 from ssft.train.streams import FeatureSource
 
 
-def test_accuracy(
-    cfg: Config, method: Method, source: FeatureSource, split: Split, y_test: np.ndarray, device: Any
-) -> tuple[np.ndarray, float]:
-    """Probabilities on the test items and their accuracy."""
-    probs = predict(method, source, split.test, cfg.cache.batch_size, device, cfg.train.precision)
-    return probs, float((probs.argmax(1) == y_test).mean())
+def test_probabilities(
+    cfg: Config, method: Method, source: FeatureSource, split: Split, device: Any
+) -> np.ndarray:
+    """Class probabilities (n, K) of the test items."""
+    return predict(method, source, split.test, cfg.cache.batch_size, device, cfg.train.precision)
 
 
 def selected_accuracy(
@@ -44,18 +42,10 @@ def selected_accuracy(
     """Test accuracy of the validation-selected state (chosen on validation labels, never on
     test); the method's own state is put back afterwards."""
     last = copy.deepcopy(method.trained_state())
-    _load(method, best_state)
-    _, acc = test_accuracy(cfg, method, source, split, y_test, device)
-    _load(method, last)
-    return acc
-
-
-def _load(method: Method, state: dict[str, Any]) -> None:
-    missing, unexpected = method.load_trained_state(state)
-    if missing or unexpected:
-        raise TrainingError(
-            f"saved state does not match the method: missing {missing[:5]}, unexpected {unexpected[:5]}"
-        )
+    method.restore_trained_state(best_state, "")
+    probs = test_probabilities(cfg, method, source, split, device)
+    method.restore_trained_state(last, "")
+    return float((probs.argmax(1) == y_test).mean())
 
 
 def results_record(

@@ -36,7 +36,7 @@ from ssft.methods.closed_form import ClosedFormMethod
 from ssft.run.directory import NullLog, prepare_run_dir
 from ssft.run.head_first import head_first_sources, train_head_first
 from ssft.run.phases import build_model, train_method
-from ssft.run.results import results_record, save_weights, selected_accuracy, test_accuracy
+from ssft.run.results import results_record, save_weights, selected_accuracy, test_probabilities
 from ssft.run.sources import build_sources
 from ssft.train.run_dir import atomic_write_text, provenance, write_json
 from ssft.train.runtime import PeakMemory, deterministic, resolve_device
@@ -103,7 +103,7 @@ def _fit(cfg: Config, run: Path, resume: bool, dataset: Dataset | None) -> RunRe
     test_part = dataset.train if split.test_source == "train" else dataset.test
     assert test_part is not None
     y_test = test_part.labels[split.test]
-    probs, _ = test_accuracy(cfg, parts.method, parts.test, split, y_test, parts.device)
+    probs = test_probabilities(cfg, parts.method, parts.test, split, parts.device)
     fields = dict(outcome.fields)
     if outcome.best_state is not None:
         fields["val_selected_test_accuracy"] = selected_accuracy(

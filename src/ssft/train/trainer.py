@@ -138,12 +138,9 @@ class Trainer:
                 "of ssft and cannot resume this run; delete it to restart the run (or finish it with "
                 "the version that started it)"
             )
-        missing, unexpected = self.method.load_trained_state(state["method"])
-        if missing or unexpected:
-            raise TrainingError(
-                f"saved state does not match the method: missing {missing[:5]}, unexpected {unexpected[:5]}; "
-                f"delete {self.checkpoint_path} to restart the run"
-            )
+        self.method.restore_trained_state(
+            state["method"], f"delete {self.checkpoint_path} to restart the run"
+        )
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.plan.load_state_dict(state["batch_plan"])
