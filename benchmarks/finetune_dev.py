@@ -78,6 +78,15 @@ CANDIDATES: dict[str, list[str]] = {
         "method.lambda_supcon=1.0",
         "train.labeled_per_class=2",
     ],
+    "ft/fixmatch-full-s200-lr5e-5-supcon1-bal2-ulb": [
+        *FIX,
+        *FT,
+        "train.steps=200",
+        "train.backbone_lr=5e-5",
+        "method.lambda_supcon=1.0",
+        "train.labeled_per_class=2",
+        "method.supcon_unlabeled=true",
+    ],
     "ft/fixmatch-full-s200-lr2e-5-len128": [
         *FIX,
         *FT,

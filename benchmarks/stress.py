@@ -10,9 +10,12 @@ Writes benchmarks/results/stress.{md,json}.
   view) start together on an empty shared cache, ``--reps`` times, and four parallel jobs of a
   ``submitit-local`` sweep; each must finish and equal the same run made alone (results and
   every logged term, bit for bit);
-* kills: SIGKILL at random moments aimed in turn at extraction, training and checkpoint writing,
-  then resume; the resumed run must equal the uninterrupted one, and no cache entry may be
-  marked complete without passing its checks;
+* kills: SIGKILL at random moments aimed in turn at extraction, training, checkpoint writing and
+  the assembly of a sharded cache entry (a two-rank ``python -m ssft.launch`` job: both ranks
+  extract a share, rank 0 assembles; each assembly write is slowed by ``stress_hook/`` so that the
+  kill can land inside it), then resume (under as many ranks); the resumed run must equal the
+  uninterrupted one, no cache entry may be marked complete without passing its checks, and no
+  part of a sharded entry may be left behind;
 * corruption: the six damaged files of the issue, each detected and named in one line;
 * disk full: ENOSPC during a checkpoint and during extraction (a write hook in a real run).
 """
@@ -42,6 +45,7 @@ def main() -> None:
         "--work", default="/work/scratch/stress/bench", help="an empty folder for runs and caches"
     )
     ap.add_argument("--report-only", action="store_true", help="rewrite stress.md from stress.json")
+    ap.add_argument("--only", default="", help="comma-separated sections to run (a check; writes no results)")
     args = ap.parse_args()
     if args.report_only:
         payload = json.loads((RESULTS / "stress.json").read_text())
@@ -65,7 +69,10 @@ def main() -> None:
         ("concurrency", lambda: concurrency(work, payload["solo"], args.reps)),
         ("submitit", lambda: submitit_sweep(work, payload["solo"])),
     ]
+    only = [x for x in args.only.split(",") if x]
     for name, fn in sections:
+        if only and name not in only:
+            continue
         t = time.time()
         try:
             payload[name] = fn()
@@ -74,6 +81,9 @@ def main() -> None:
             payload[name] = None
         print(f"[{time.time() - t0:.0f} s] {name} done in {time.time() - t:.0f} s", flush=True)
     payload["wall_s"] = round(time.time() - t0, 1)
+    if only:
+        print(json.dumps({k: payload.get(k) for k in only}, indent=1, default=str))
+        return
     payload["solo"] = {k: v and v["acc"] for k, v in (payload["solo"] or {}).items()}  # metrics stay on disk
     save("stress", payload, report(payload))
     print(json.dumps(payload["errors"], indent=1))
@@ -93,6 +103,8 @@ def report(p: dict) -> str:
     for r in k["rows"]:
         hits[r["hit"]] = hits.get(r["hit"], 0) + 1
     bad_entries = sum(len(r["bad_entries"]) for r in k["rows"])
+    parts_left = sum(len(r.get("parts_left", [])) for r in k["rows"])
+    two_ranks = sum(r.get("ranks", 1) == 2 for r in k["rows"])
     sweep = (
         s["skipped"]
         if "skipped" in s
@@ -107,8 +119,9 @@ def report(p: dict) -> str:
         f"{c['finished']}/{c['runs']} finished, {c['identical']}/{c['runs']} identical to the solo run |",
         f"| concurrency: `submitit-local` sweep, 4 parallel jobs | {sweep} |",
         f"| kills: SIGKILL then resume ({', '.join(f'{n} in {h}' for h, n in sorted(hits.items()))}) | "
-        f"{k['equal']}/{k['kills']} bit-exact with the uninterrupted run; {bad_entries} entries marked "
-        "complete but failing their checks |",
+        f"{k['equal']}/{k['kills']} bit-exact with the uninterrupted run ({two_ranks} of them two-rank jobs "
+        f"compared with the uninterrupted two-rank run); {bad_entries} entries marked complete but failing "
+        f"their checks; {parts_left} parts of sharded entries left behind |",
     ]
     for r in p["corruption"] or []:
         lines.append(f"| corruption: {r['case']} | {'detected' if r['detected'] else '**missed**'}: "

@@ -3,6 +3,7 @@ config (the bundled digits, a random-weight DINOv2-architecture backbone)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -30,6 +31,12 @@ VARIANTS = {
 }
 
 
+#: Seconds each cache write waits in a run whose kill is aimed at that phase.
+WAIT_S = {"assembly": 0.25, "extraction": 0.03}
+#: Holds the ``sitecustomize`` that installs that wait in every process of such a run.
+HOOK_DIR = Path(__file__).resolve().parent / "stress_hook"
+
+
 def env(cache: Path) -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "SSFT_CACHE": str(cache),
             "PYTHONPATH": str(ROOT / "src")}  # fmt: skip
@@ -39,13 +46,40 @@ def fit_args(variant: str) -> list[str]:
     return [*BASE, *[x for s in VARIANTS[variant] for x in ("--set", s)]]
 
 
-def start(args: list[str], cache: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ssft", *args],
-        env=env(cache),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+def start(args: list[str], cache: Path, *, ranks: int = 1, slow: str | None = None) -> subprocess.Popen:
+    """``ssft ARGS`` as one process, or under ``python -m ssft.launch`` with ``ranks`` CPU ranks.
+    ``slow`` (``assembly`` or ``extraction``): each cache write of that phase waits ``WAIT_S`` (see
+    ``stress_hook/``), so that a kill aimed at it lands inside it; results are unchanged."""
+    launcher = (
+        ["-m", "ssft"] if ranks == 1 else ["-m", "ssft.launch", "--standalone", f"--nproc-per-node={ranks}"]
     )
+    e = env(cache)
+    if slow:
+        e["PYTHONPATH"] = f"{HOOK_DIR}{os.pathsep}{e['PYTHONPATH']}"
+        e["STRESS_WAIT_ON"], e["STRESS_WAIT_S"] = slow, str(WAIT_S[slow])
+    return subprocess.Popen([sys.executable, *launcher, *args], env=e, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def kill_tree(p: subprocess.Popen) -> None:
+    """SIGKILL a process and every descendant at once (torchrun starts its ranks in sessions of their
+    own, so a process group does not reach them)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    todo, tree = [p.pid], []
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    for pid in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    p.wait()
 
 
 def finish(p: subprocess.Popen) -> tuple[int, str]:
@@ -122,27 +156,35 @@ def submitit_sweep(work: Path, solo: dict[str, Any]) -> dict[str, Any]:
 
 
 def kills(work: Path, n: int, seed: int) -> dict[str, Any]:
-    """SIGKILL ``n`` fixmatch runs at random moments (extraction, training, checkpoint writes, in
-    turn), resume each, and compare with an uninterrupted run; then check that no cache entry is
-    marked complete without passing its checks."""
+    """SIGKILL ``n`` fixmatch runs at random moments (extraction, training, checkpoint writes and the
+    assembly of a sharded entry, in turn), resume each, and compare with an uninterrupted run (of
+    as many ranks); then check that no cache entry is marked complete without passing its checks
+    and that no part of a sharded entry is left."""
     from ssft.features.validate import judge_entry, verify_checksums
 
     rng = random.Random(seed)
-    ref = outcome(work / "kill-ref")
-    rows, phases = [], ("extraction", "training", "checkpoint")
+    refs = {"solo": outcome(work / "kill-ref"), "ddp": outcome(work / "kill-ref-ddp")}
+    rows, phases = [], ("extraction", "training", "checkpoint", "assembly")
     for i in range(n):
-        aim = phases[i % 3]
+        aim = phases[i % len(phases)]
+        # Two ranks (a sharded extraction, assembled by rank 0) for the assembly and every other
+        # extraction kill; one process otherwise.
+        ranks = 2 if aim == "assembly" or (aim == "extraction" and (i // len(phases)) % 2) else 1
         run, cache = work / f"kill{i}" / "run", work / f"kill{i}" / "cache"
-        p = start(["fit", *fit_args("fixmatch"), "--out", str(run)], cache)
+        slow = aim if aim in ("assembly", "extraction") else None
+        p = start(["fit", *fit_args("fixmatch"), "--out", str(run)], cache, ranks=ranks, slow=slow)
         hit = _wait_for(aim, run, cache, p, rng)
-        p.send_signal(signal.SIGKILL)
-        p.wait()
+        kill_tree(p)
+        hit += " (2 ranks)" if ranks == 2 and hit == "extraction" else ""
         resumable = (run / "config.yaml").exists()
         args = (
             ["fit", "--resume", str(run)] if resumable else ["fit", *fit_args("fixmatch"), "--out", str(run)]
         )
-        code, text = finish(start(args, cache))
-        got = outcome(run)
+        code, text = finish(start(args, cache, ranks=ranks))
+        got, ref = outcome(run), refs["ddp" if ranks == 2 else "solo"]
+        parts_left = (
+            [e.name for e in cache.iterdir() if e.is_dir() and "-part" in e.name] if cache.is_dir() else []
+        )
         half = []
         for entry in cache.iterdir() if cache.is_dir() else []:
             if entry.is_dir() and (entry / "complete.json").exists():
@@ -150,7 +192,8 @@ def kills(work: Path, n: int, seed: int) -> dict[str, Any]:
                 bad = judge_entry(entry, {})[1] or verify_checksums(entry, meta)
                 if bad:
                     half.append(f"{entry.name}: {bad}")
-        rows.append({"aimed": aim, "hit": hit, "resume_exit": code, "equal": got == ref, "bad_entries": half,
+        rows.append({"aimed": aim, "ranks": ranks, "hit": hit, "resume_exit": code, "equal": got == ref,
+                     "bad_entries": half, "parts_left": parts_left,
                      "error": None if code == 0 else text.strip().splitlines()[-1:]})  # fmt: skip
     return {"kills": n, "equal": sum(r["equal"] for r in rows), "rows": rows}
 
@@ -163,6 +206,15 @@ def reference(work: Path) -> None:
     )
     if code:
         raise SystemExit(f"reference run failed:\n{text[-3000:]}")
+    code, text = finish(
+        start(
+            ["fit", *fit_args("fixmatch"), "--out", str(work / "kill-ref-ddp")],
+            work / "kill-ref-ddp-cache",
+            ranks=2,
+        )  # fmt: skip
+    )
+    if code:
+        raise SystemExit(f"two-rank reference run failed:\n{text[-3000:]}")
 
 
 def _wait_for(aim: str, run: Path, cache: Path, p: subprocess.Popen, rng: random.Random) -> str:
@@ -175,15 +227,32 @@ def _wait_for(aim: str, run: Path, cache: Path, p: subprocess.Popen, rng: random
             len((run / "metrics.jsonl").read_text().splitlines()) if (run / "metrics.jsonl").exists() else 0
         )
         if aim == "extraction" and entries and not all((e / "complete.json").exists() for e in entries):
-            time.sleep(rng.uniform(0.0, 1.5))
-            return "extraction" if not (run / "checkpoint.pt").exists() else "training"
+            time.sleep(rng.uniform(0.0, 1.0))
+            extracting = not all((e / "complete.json").exists() for e in _entries(cache))
+            return "extraction" if extracting else "training"
         if aim == "training" and steps >= step:
             time.sleep(rng.uniform(0.0, 0.05))
             return "training"
         if aim == "checkpoint" and steps >= step and list(run.glob(".checkpoint.pt*.tmp")):
             return "checkpoint"
+        if aim == "assembly" and _assembling(entries):
+            time.sleep(rng.uniform(0.0, 2 * WAIT_S["assembly"]))
+            return "assembly" if _assembling(entries) else "assembly (just after)"
         time.sleep(0.002 if aim == "checkpoint" and steps >= step else 0.02)
     return "end (too late)" if p.poll() is not None else "timeout"
+
+
+def _entries(cache: Path) -> list[Path]:
+    return [e for e in cache.iterdir() if e.is_dir()] if cache.is_dir() else []
+
+
+def _assembling(entries: list[Path]) -> bool:
+    """An entry is being assembled: it exists, incomplete, beside its complete parts."""
+    for e in entries:
+        part = e.parent / f"{e.name}-part0of2"
+        if "-part" not in e.name and not (e / "complete.json").exists() and (part / "complete.json").exists():
+            return True
+    return False
 
 
 def clean(work: Path) -> None:

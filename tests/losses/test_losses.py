@@ -140,6 +140,18 @@ def test_supcon_matches_hand():
     assert got.item() == pytest.approx(sum(per) / len(per), rel=1e-6)
 
 
+def test_supcon_with_invalid_samples_equals_supcon_without_them():
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(7, 4, generator=g)
+    y = torch.tensor([0, 0, 1, 1, 2, 0, 1])
+    valid = torch.tensor([True, True, True, False, True, True, False])
+    got = supcon_loss(embeddings=z, targets=y, temperature=0.3, valid=valid)
+    want = supcon_loss(embeddings=z[valid], targets=y[valid], temperature=0.3)
+    assert got.item() == pytest.approx(want.item(), rel=1e-6)
+    everyone = supcon_loss(embeddings=z, targets=y, temperature=0.3)
+    assert everyone.item() != pytest.approx(want.item(), rel=1e-3)  # the invalid rows do matter
+
+
 def test_supcon_without_positives_is_zero_with_graph():
     z = torch.randn(3, 4, requires_grad=True)
     loss = supcon_loss(embeddings=z, targets=torch.tensor([0, 1, 2]), temperature=0.1)

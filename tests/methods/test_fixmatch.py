@@ -207,6 +207,44 @@ def test_supcon_pairs_each_labelled_item_with_its_strong_view_by_hand(name):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.model.projector.parameters())
 
 
+@pytest.mark.parametrize("name", ["fixmatch", "freematch"])
+def test_supcon_unlabeled_adds_the_confident_strong_views_under_their_pseudo_label(name):
+    b = view_batch()
+    lb_s = features(6, b["y_lb"], 9)
+    b["x_lb_s"] = type(lb_s)(lb_s.pooled + 0.3, lb_s.tokens + 0.3, None)
+    w = make(name).eval().model.head(b["x_ulb_w"]).scores.detach().float().softmax(-1)
+    # FixMatch: raw weak-view pseudo-labels, a threshold inside the batch's confidences;
+    # FreeMatch: momentum 0, so its threshold is this batch's mean confidence (scaled per class)
+    own = (
+        {"dist_align": False, "threshold": float(w.max(-1).values.median())}
+        if name == "fixmatch"
+        else {"ema": 0.0}
+    )
+    keys = {"lambda_supcon": 0.7, "supcon_temperature": 0.2, **own}
+    m = make(name, supcon_unlabeled=True, **keys).eval()
+    t = m.train_step(b)
+    probe = make(name, **keys).eval()  # the same weights and batch, the term without the pool
+    head = lambda x: m.model.head(x)  # noqa: E731
+    if name == "fixmatch":
+        keep = w.max(-1).values >= m.cfg.threshold
+    else:  # FreeMatch's thresholds after this step's update
+        keep = w.max(-1).values >= m.sat.thresholds()[w.argmax(-1)]
+    assert 0 < int(keep.sum()) < len(keep), "the batch must mix confident and unconfident items"
+    z = torch.cat([head(b["x_lb"]).z, head(b["x_lb_s"]).z, head(b["x_ulb_s"]).z[keep]]).detach()
+    y = torch.cat([b["y_lb"], b["y_lb"], w.argmax(-1)[keep]])
+    assert t["supcon"].item() == pytest.approx(_supcon_by_hand(z, y, 0.2), rel=1e-4)
+    assert t["supcon_ulb_rate"].item() == pytest.approx(keep.float().mean().item())
+    assert t["supcon"].item() != pytest.approx(probe.train_step(b)["supcon"].item(), rel=1e-4)
+
+
+def test_supcon_unlabeled_is_refused_by_softmatch():
+    from ssft.config import load_config
+    from ssft.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="supcon_unlabeled needs a confidence mask"):
+        load_config(None, ["method.name=softmatch", "method.lambda_supcon=1", "method.supcon_unlabeled=true"])
+
+
 def test_supcon_keys_are_validated():
     from ssft.config import load_config
     from ssft.errors import ConfigError

@@ -35,7 +35,12 @@ class FeatureRows:
         return self.array[i]
 
     def identity(self) -> str:
-        return hashlib.sha256(self.array.tobytes()).hexdigest()[:16]
+        """A digest of the rows, read in blocks (no copy of the whole array: it may be memory-mapped)."""
+        h = hashlib.sha256()  # the digest of the whole buffer, as before, without holding a copy
+        step = max(1, (16 << 20) // max(1, self.array[:1].nbytes))
+        for s in range(0, len(self.array), step):
+            h.update(np.ascontiguousarray(self.array[s : s + step]).data)
+        return h.hexdigest()[:16]
 
 
 def features_dataset(

@@ -10,7 +10,6 @@ that is already complete is opened by every rank without any extraction.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,11 @@ from ssft.errors import CacheError
 from ssft.features.layout import atomic_write_json, entry_lock, expected_sizes, read_json, remove_tree
 from ssft.features.store import FeatureStore
 from ssft.features.validate import completion_record
+from ssft.fileio import before_write, is_disk_full
 from ssft.version import __version__
+
+#: Bytes copied per write while assembling (each write passes :func:`ssft.fileio.before_write`).
+_BLOCK = 1 << 20
 
 
 def build_store(**kwargs: Any) -> FeatureStore:
@@ -46,6 +49,7 @@ def build_store(**kwargs: Any) -> FeatureStore:
     if broadcast_object((root / key / "complete.json").exists()) or n < world:
         # A hit (rank 0 validates it first), or too few rows to share: rank 0 alone.
         passes = run_on_main(lambda: FeatureStore.build(**kwargs).forward_passes)
+        run_on_main(lambda: remove_parts(root, key, world))  # left by a job killed after assembling
         store = FeatureStore.build(**kwargs)
         store.forward_passes = passes
         return store
@@ -118,12 +122,34 @@ def assemble(root: Path, key: str, world: int, *, n: int, chunk: int, user: dict
     with entry_lock(path):  # a single-process run may want the same entry meanwhile
         if not (path / "complete.json").exists():
             _write(path, parts, meta, n)
-    for p in parts:
-        with entry_lock(p):
-            remove_tree(p)
+    remove_parts(root, key, world)
+
+
+def remove_parts(root: Path, key: str, world: int) -> None:
+    """Remove the parts of entry ``key`` (each under its own lock), once the entry is complete."""
+    for p in (root / part_key(key, r, world) for r in range(world)):
+        if p.exists():
+            with entry_lock(p):
+                remove_tree(p)
 
 
 def _write(path: Path, parts: list[Path], meta: dict[str, Any], n: int) -> None:
+    try:
+        _copy_parts(path, parts, meta)
+    except OSError as e:
+        if is_disk_full(e):
+            raise CacheError(
+                f"no space left on the device assembling cache entry {path}; its parts are kept and "
+                "the next run assembles it again: free some space (or set cache.dir / SSFT_CACHE "
+                "elsewhere) and run again"
+            ) from None
+        raise
+    atomic_write_json(path / "meta.json", meta)
+    atomic_write_json(path / "complete.json", completion_record(path, meta, assembled_from=len(parts)))
+
+
+def _copy_parts(path: Path, parts: list[Path], meta: dict[str, Any]) -> None:
+    """The data files (the parts' files end to end) and the done bytes, each flushed to disk."""
     key = path.name
     remove_tree(path)
     path.mkdir(parents=True)
@@ -134,14 +160,16 @@ def _write(path: Path, parts: list[Path], meta: dict[str, Any], n: int) -> None:
         with open(path / name, "wb") as out:
             for p in parts:
                 with open(p / name, "rb") as f:
-                    shutil.copyfileobj(f, out)
+                    while block := f.read(_BLOCK):
+                        before_write(path / name, len(block))
+                        out.write(block)
             out.flush()
             os.fsync(out.fileno())
         if (path / name).stat().st_size != sizes[name]:
             raise CacheError(f"assembling cache entry {key}: {name} has the wrong size")
+    done = b"\x01" * int(meta["num_chunks"])
     with open(path / "done.u8", "wb") as f:
-        f.write(b"\x01" * int(meta["num_chunks"]))
+        before_write(path / "done.u8", len(done))
+        f.write(done)
         f.flush()
         os.fsync(f.fileno())
-    atomic_write_json(path / "meta.json", meta)
-    atomic_write_json(path / "complete.json", completion_record(path, meta, assembled_from=len(parts)))

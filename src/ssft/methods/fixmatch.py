@@ -43,6 +43,11 @@ class WeakStrongConfig(MethodConfig):
         "(0 = off, the papers' form; beyond the papers: the pair objective SetFit fine-tunes with)",
     )
     supcon_temperature: float = doc(0.1, "lambda_supcon > 0: temperature of the contrastive term")
+    supcon_unlabeled: bool = doc(
+        False,
+        "lambda_supcon > 0: the strong views of unlabelled items whose weak view passes the confidence "
+        "mask join the contrastive term under their pseudo-label (beyond the papers; FixMatch and FreeMatch)",
+    )
     weak_labeled: bool = doc(
         False,
         "supervised term on a weak view of each labelled item instead of the item itself (the papers' "
@@ -142,24 +147,39 @@ class _WeakStrong(Method):
         n_lb, n_u = len(x_lb), len(x_w)
         extra = [batch["x_lb_s"]] if "x_lb_s" in batch else []
         out = self.model.head(Features.cat([x_lb, x_w, x_s, *extra]))
-        self._latents = (out.z[:n_lb], out.z[n_lb + 2 * n_u :]) if extra else None
+        z = out.z
+        self._latents = (z[:n_lb], z[n_lb + 2 * n_u :], z[n_lb + n_u : n_lb + 2 * n_u]) if extra else None
         scores = out.scores
         return scores[:n_lb], scores[n_lb : n_lb + n_u], scores[n_lb + n_u : n_lb + 2 * n_u]
 
-    def supcon_term(self, batch: Batch, loss: Tensor, terms: dict[str, Tensor]) -> Tensor:
+    def supcon_term(
+        self, batch: Batch, loss: Tensor, terms: dict[str, Tensor], pseudo: dict[str, Tensor] | None = None
+    ) -> Tensor:
         """``loss + λ_supcon · SupCon`` over the labelled latents and those of their strong views
         (each item's own view is always a positive), the term logged as ``supcon``; ``loss``
-        unchanged when the term is off. Call after :meth:`forward_views`."""
+        unchanged when the term is off. With ``method.supcon_unlabeled`` and ``pseudo`` (the
+        output of :func:`pseudo_label_loss`: ``pseudo_labels`` and ``mask``), the strong views of
+        the masked-in unlabelled items join under their pseudo-label (logged: ``supcon_ulb_rate``).
+        Call after :meth:`forward_views`."""
         weight = float(getattr(self.cfg, "lambda_supcon", 0.0))
         latents, self._latents = getattr(self, "_latents", None), None  # hold no graph past the step
         if weight <= 0 or latents is None:
             return loss
-        z_lb, z_lb_s = latents
+        z_lb, z_lb_s, z_s = latents
         y = batch["y_lb"]
+        emb, tgt = [z_lb, z_lb_s], [y, y]
+        valid = [torch.ones(2 * len(y), dtype=torch.bool, device=y.device)]
+        if getattr(self.cfg, "supcon_unlabeled", False) and pseudo is not None:
+            mask = pseudo["mask"].detach() > 0
+            emb.append(z_s)
+            tgt.append(pseudo["pseudo_labels"].detach().to(y.dtype))
+            valid.append(mask)
+            terms["supcon_ulb_rate"] = mask.float().mean()
         terms["supcon"] = supcon_loss(
-            embeddings=torch.cat([z_lb, z_lb_s]),
-            targets=torch.cat([y, y]),
+            embeddings=torch.cat(emb),
+            targets=torch.cat(tgt),
             temperature=float(self.cfg.supcon_temperature),  # type: ignore[attr-defined]
+            valid=torch.cat(valid),
         )
         return loss + weight * terms["supcon"]
 
@@ -217,7 +237,7 @@ class FixMatch(_WeakStrong):
             "mask_rate": parts["mask_rate"],
             "ramp": torch.tensor(ramp),
         }
-        terms["loss"] = self.supcon_term(batch, ce + ramp * cfg.lambda_u * parts["loss"], terms)
+        terms["loss"] = self.supcon_term(batch, ce + ramp * cfg.lambda_u * parts["loss"], terms, parts)
         return terms
 
 
@@ -290,6 +310,6 @@ class FreeMatch(_WeakStrong):
                 label_hist=self.sat.label_hist,
             )
             loss = loss + ramp * cfg.lambda_fair * terms["fair"]
-        terms["loss"] = self.supcon_term(batch, loss, terms)
+        terms["loss"] = self.supcon_term(batch, loss, terms, parts)
         terms["ramp"] = torch.tensor(ramp)
         return terms

@@ -40,6 +40,11 @@ class SoftMatchConfig(WeakStrongConfig):
 
     def validate(self) -> None:
         self.validate_shared()
+        if self.supcon_unlabeled:
+            raise ConfigError(
+                "method.supcon_unlabeled needs a confidence mask (fixmatch, freematch); softmatch weighs "
+                "every unlabelled item instead: unset it or choose method.name=fixmatch"
+            )
         if self.lambda_u < 0:
             raise ConfigError("method.lambda_u must be >= 0")
         if not 0.0 <= self.ema < 1.0:

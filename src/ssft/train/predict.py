@@ -37,12 +37,16 @@ def predict(
 
 
 def pooled_features(source: FeatureSource, idx: np.ndarray, batch_size: int) -> np.ndarray:
-    """The pooled features (n, D) of items ``idx`` of a source, as float32."""
+    """The pooled features (n, D) of items ``idx`` of a source, as float32, written batch by batch
+    into one array (no second copy of the whole)."""
+    out: np.ndarray | None = None
     with torch.no_grad():
-        parts = [
-            source.get(idx[s : s + batch_size]).pooled.float().cpu() for s in range(0, len(idx), batch_size)
-        ]
-    return torch.cat(parts).numpy() if parts else np.zeros((0, 0), dtype=np.float32)
+        for s in range(0, len(idx), batch_size):
+            part = source.get(idx[s : s + batch_size]).pooled.float().cpu().numpy()
+            if out is None:
+                out = np.empty((len(idx), part.shape[1]), dtype=np.float32)
+            out[s : s + len(part)] = part
+    return out if out is not None else np.zeros((0, 0), dtype=np.float32)
 
 
 def encode_raw(
