@@ -14,7 +14,7 @@ that every point opens memory-mapped; the 20 % real rows are the test rows. 4 la
 Each point (method, N) runs in a fresh process: ``SemiSupervisedClassifier(method)`` at its
 defaults, ``fit`` on the memory-mapped pool (which includes the prediction of every pool row,
 ``transduction_``), then ``predict_proba`` of the test rows. Recorded: wall and CPU seconds of the
-fit and of the test prediction, and the peak resident memory of the process (``ru_maxrss``: the
+fit and of the test prediction, and the peak resident memory of the process (``VmHWM``: the
 interpreter and libraries too, see the ``imports`` row; pages of the memory-mapped pool that were
 read count while mapped). Results accumulate in ``benchmarks/results/scale.json`` (one entry per
 base, method and N; a rerun replaces its points); ``--report`` writes ``scale.md`` and
@@ -102,6 +102,18 @@ def pool_file(base: Path, n: int, work: Path) -> tuple[Path, Path]:
     return x_path, y_path
 
 
+def peak_rss_mb() -> int:
+    """This process's peak resident memory since it started (``VmHWM``; ``ru_maxrss`` on Linux
+    also counts the parent's pages that a forked child held before ``exec``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
 def run_point(method: str, x_path: str, y_path: str) -> dict[str, Any]:
     """One point, in this (fresh) process."""
     if method == "imports":
@@ -109,7 +121,7 @@ def run_point(method: str, x_path: str, y_path: str) -> dict[str, Any]:
 
         from ssft.estimator import SemiSupervisedClassifier  # noqa: F401
 
-        return {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+        return {"peak_rss_mb": peak_rss_mb()}
     from ssft.estimator import SemiSupervisedClassifier
 
     x = np.load(x_path, mmap_mode="r")
@@ -125,7 +137,7 @@ def run_point(method: str, x_path: str, y_path: str) -> dict[str, Any]:
     return {
         "fit_s": round(fit_s, 2), "fit_cpu_s": round(fit_cpu, 2),
         "predict_s": round(pred_s, 3), "predict_cpu_s": round(pred_cpu, 3),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": peak_rss_mb(),
         "test_accuracy": round(float((clf.classes_[proba.argmax(1)] == y_test).mean()), 4),
         "test_rows": int(len(y_test)),
     }  # fmt: skip

@@ -95,6 +95,24 @@ def test_classical_methods_too():
     assert clf.score(X, y) > 0.9 and clf.metrics_ == []
 
 
+def test_label_spreading_transduction_is_scikit_learns():
+    from sklearn.semi_supervised import LabelSpreading
+
+    rng = np.random.default_rng(5)  # overlapping classes: spread distributions far from one-hot
+    y = np.repeat([10, 20, 30], 60)
+    X = (rng.normal(size=(180, 8)) + 0.6 * (y[:, None] == np.array([10, 20, 30, 10, 20, 30, 10, 20]))).astype(
+        np.float32
+    )
+    y_semi = np.full(180, -1)
+    y_semi[[0, 1, 60, 61, 120, 121]] = y[[0, 1, 60, 61, 120, 121]]
+    clf = SemiSupervisedClassifier("label_spreading").fit(X, y_semi)
+    assert clf.label_distributions_.max(axis=1).min() < 0.9
+    Xn = X.astype(np.float64) / np.linalg.norm(X.astype(np.float64), axis=1, keepdims=True)
+    sk = LabelSpreading(kernel="knn", n_neighbors=20, alpha=0.8, max_iter=1000).fit(Xn, y_semi)
+    np.testing.assert_allclose(clf.label_distributions_, sk.label_distributions_, atol=1e-6)
+    assert np.array_equal(clf.transduction_, sk.transduction_)
+
+
 def test_same_results_as_ssft_fit_on_the_same_features(tmp_path):
     from ssft.api import fit, load_run
 

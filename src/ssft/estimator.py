@@ -203,6 +203,7 @@ class SemiSupervisedClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> SemiSupervisedClassifier:
         """Train on rows ``X`` (n, d); ``y`` holds a label per row, ``-1`` for unlabelled rows."""
         from ssft.data.features import FeatureRows
+        from ssft.methods.closed_form import ClosedFormMethod
 
         X, y = validate_data(self, X, y, dtype=np.float32, reset=True)
         check_classification_targets(y)
@@ -221,7 +222,12 @@ class SemiSupervisedClassifier(ClassifierMixin, BaseEstimator):
         method, metrics = train_on_features(cfg, rows, labels, len(self.classes_))
         self.method_ = method
         self.metrics_ = metrics
-        proba = self.predict_proba(X)
+        fitted = method.fitted_proba() if isinstance(method, ClosedFormMethod) else None
+        if fitted is not None:  # transductive (label spreading): what the fit spread, as scikit-learn
+            proba = np.empty((len(labels), len(self.classes_)))
+            proba[np.concatenate([np.flatnonzero(labels >= 0), np.flatnonzero(labels < 0)])] = fitted
+        else:
+            proba = self.predict_proba(X)
         self.label_distributions_ = proba
         self.transduction_ = self.classes_[proba.argmax(1)]
         return self

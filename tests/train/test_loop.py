@@ -149,3 +149,14 @@ def test_existing_run_is_not_overwritten(tmp_path):
     fit(cfg(), tmp_path / "run")
     with pytest.raises(ConfigError, match="already holds a run.*--resume"):
         fit(cfg(), tmp_path / "run")
+
+
+def test_steps_from_epochs_are_capped_by_max_steps(tmp_path):
+    # the demo pool (about 1,200 training items, batch 16): 2 epochs are about 150 steps
+    base = ["train.batch_size=16", "data.labels_per_class=2", "train.log_every=1", "train.epochs=2"]
+    capped = fit(load_config("demo", [*base, "train.max_steps=7"]), tmp_path / "capped")
+    assert json.loads((capped.run_dir / "results.json").read_text())["steps"] == 7
+    explicit = fit(load_config("demo", [*base, "train.max_steps=7", "train.steps=9"]), tmp_path / "explicit")
+    assert json.loads((explicit.run_dir / "results.json").read_text())["steps"] == 9  # train.steps wins
+    with pytest.raises(Exception, match="train.max_steps must be >= 1"):
+        load_config("demo", ["train.max_steps=0"])

@@ -116,6 +116,11 @@ class MethodConfig:
 class TrainConfig:
     epochs: int = doc(10, "passes of the unlabelled stream over the training pool")
     steps: int | None = doc(None, "total optimiser steps; overrides epochs when set")
+    max_steps: int | None = doc(
+        10_000,
+        "cap on the steps that come from epochs, so a large pool costs a fixed budget (cost per step "
+        "does not depend on the pool); null = epochs alone decide",
+    )
     batch_size: int = doc(64, "labelled batch size")
     unlabeled_ratio: int = doc(1, "unlabelled batch size = unlabeled_ratio * batch_size")
     labeled_per_class: int = doc(

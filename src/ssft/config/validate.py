@@ -17,6 +17,7 @@ def validate(cfg: Config) -> None:
         (0.0 < cfg.data.holdout < 1.0, "data.holdout must be in (0, 1)"),
         (cfg.data.val_per_class >= 0, "data.val_per_class must be >= 0"),
         (cfg.train.epochs >= 1, "train.epochs must be >= 1"),
+        (cfg.train.max_steps is None or cfg.train.max_steps >= 1, "train.max_steps must be >= 1 (or null)"),
         (cfg.train.steps is None or cfg.train.steps >= 1, "train.steps must be >= 1"),
         (cfg.train.batch_size >= 1, "train.batch_size must be >= 1"),
         (cfg.train.labeled_per_class >= 0, "train.labeled_per_class must be >= 0 (0 = a uniform draw)"),

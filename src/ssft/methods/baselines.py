@@ -16,7 +16,7 @@ from ssft.config import MethodConfig, choice, doc
 from ssft.errors import ConfigError
 from ssft.methods.base import register_method
 from ssft.methods.closed_form import ClosedFormMethod
-from ssft.methods.neighbours import QUERY_CHUNK, NeighbourIndex
+from ssft.methods.neighbours import QUERY_CHUNK, NeighbourIndex, resolve_mode
 from ssft.methods.spreading import knn_graph, spread_labels
 
 RBF_MAX_ROWS = 20_000  # the rbf kernel holds an N x N float64 matrix: 3.2 GB at this size
@@ -26,10 +26,13 @@ NEIGHBOURS_HELP = (
 )
 
 
-def _prep(x: np.ndarray, normalize: bool) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
+def _prep(x: np.ndarray, normalize: bool, dtype: type = np.float64, *, in_place: bool = False) -> np.ndarray:
+    """Rows as ``dtype``, L2-normalised with ``normalize``. ``in_place``: ``x`` is a scratch array
+    of ``dtype`` the caller gives up (no second copy of a large pool)."""
+    x = np.asarray(x, dtype=dtype)
     if normalize:
-        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        norms = np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        x = np.divide(x, norms, out=x if in_place else None)
     return x
 
 
@@ -163,7 +166,14 @@ class LabelSpreading(ClosedFormMethod):
 
     def fit(self, x_lb: np.ndarray, y_lb: np.ndarray, x_ulb: np.ndarray) -> None:
         cfg: LabelSpreadingConfig = self.cfg  # type: ignore[assignment]
-        x = _prep(np.concatenate([x_lb, x_ulb]), cfg.normalize)
+        n = len(x_lb) + len(x_ulb)
+        # float64 where the search is exact (scikit-learn's numbers exactly); float32, what the
+        # approximate index computes in anyway, above: half the memory of a large pool.
+        approximate = cfg.kernel == "knn" and resolve_mode(cfg.neighbours, n) == "approximate"
+        dtype = np.float32 if approximate else np.float64
+        x = np.empty((n, np.shape(x_lb)[1] if len(x_lb) else np.shape(x_ulb)[1]), dtype=dtype)
+        x[: len(x_lb)], x[len(x_lb) :] = x_lb, x_ulb
+        x = _prep(x, cfg.normalize, dtype, in_place=True)
         y = np.concatenate([np.asarray(y_lb, dtype=np.int64), np.full(len(x_ulb), -1)])
         if cfg.kernel == "rbf":
             dist = self._fit_rbf(x, y)
@@ -176,6 +186,13 @@ class LabelSpreading(ClosedFormMethod):
             )
         # The index built on x above stays cached for predict_proba (same array object).
         self.arrays = {"x": x, "dist": dist}
+
+    def fitted_proba(self) -> np.ndarray:
+        """The spread label distributions of the fitted rows (labelled, then unlabelled), each
+        summing to 1: scikit-learn's ``label_distributions_``."""
+        dist = self.arrays["dist"]
+        s = dist.sum(axis=1, keepdims=True)
+        return np.where(s > 0, dist / np.where(s > 0, s, 1.0), 1.0 / self.num_classes)
 
     def _fit_rbf(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         from sklearn.semi_supervised import LabelSpreading as SkLabelSpreading
@@ -200,7 +217,7 @@ class LabelSpreading(ClosedFormMethod):
         xt, dist = self.arrays["x"], self.arrays["dist"]
         out = np.zeros((x.shape[0], self.num_classes))
         for start in range(0, x.shape[0], QUERY_CHUNK):
-            xq = _prep(x[start : start + QUERY_CHUNK], cfg.normalize)
+            xq = _prep(x[start : start + QUERY_CHUNK], cfg.normalize, xt.dtype.type)
             if cfg.kernel == "rbf":
                 from sklearn.metrics.pairwise import rbf_kernel
 

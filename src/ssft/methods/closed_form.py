@@ -33,6 +33,11 @@ class ClosedFormMethod(Method):
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def fitted_proba(self) -> np.ndarray | None:
+        """Probabilities of the rows ``fit`` saw (``x_lb`` then ``x_ulb``) where the method
+        computes them while fitting (transductive, as label spreading); None otherwise."""
+        return None
+
     def probabilities(self, feats: Features) -> Tensor:
         return torch.from_numpy(self.predict_proba(feats.pooled.float().cpu().numpy())).float()
 

@@ -75,7 +75,7 @@ class Trainer:
         self.steps_per_epoch = max(
             1, math.ceil((split.labeled.size + split.unlabeled.size) / self.plan.ulb_batch)
         )
-        self.total = tc.steps or tc.epochs * self.steps_per_epoch
+        self.total = tc.steps or int(min(tc.epochs * self.steps_per_epoch, tc.max_steps or math.inf))
         # Weight decay on weight matrices only: not on t, b, class embeddings, biases, norms (optim.py).
         self.groups = parameter_groups(
             method,
