@@ -36,6 +36,16 @@ def _prep(x: np.ndarray, normalize: bool, dtype: type = np.float64, *, in_place:
     return x
 
 
+def _moments(parts: list[np.ndarray], normalize: bool, chunk: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and standard deviation of the prepared rows of ``parts`` (two passes over
+    blocks of ``chunk`` rows, float64): a pool of any size costs one block of memory."""
+    blocks = lambda: (_prep(p[s : s + chunk], normalize) for p in parts for s in range(0, len(p), chunk))  # noqa: E731
+    n = sum(len(p) for p in parts)
+    mean = sum(b.sum(axis=0) for b in blocks()) / n
+    var = sum(((b - mean) ** 2).sum(axis=0) for b in blocks()) / n
+    return mean, np.sqrt(var)
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     logits = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(logits)
@@ -64,8 +74,7 @@ class LinearProbe(ClosedFormMethod):
         x = _prep(x_lb, cfg.normalize)
         # Standardise with the statistics of every training feature (labelled and unlabelled):
         # with 1 label per class the labelled set alone gives a useless per-dimension std.
-        allx = np.concatenate([x, _prep(x_ulb, cfg.normalize)]) if x_ulb.size else x
-        mean, scale = allx.mean(axis=0), allx.std(axis=0)
+        mean, scale = _moments([x_lb, x_ulb] if x_ulb.size else [x_lb], cfg.normalize)
         scale[scale < 1e-12] = 1.0
         if not cfg.standardize:
             mean, scale = np.zeros_like(mean), np.ones_like(scale)
