@@ -34,6 +34,7 @@ from common import RESULTS, require_shared, save  # noqa: E402
 METHODS = ("label_spreading", "linear_probe", "knn", "supervised", "fixmatch", "freematch", "softmatch",
            "pseudo_label", "twinturbo", "content_style")  # fmt: skip
 POOLS = (2_000, 10_000, None)
+CLOSED_FORM = ("label_spreading", "linear_probe", "knn")
 
 
 def features(train: Path, work: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -76,19 +77,32 @@ def splits(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, dict[Any, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--train", required=True, help="folder of the 50,000 CIFAR-10 training images")
+    ap.add_argument("--train", help="folder of the 50,000 CIFAR-10 training images")
     ap.add_argument("--work", default="/work/scratch/scale_pool")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="a fixed number of steps for the gradient methods at every pool (rows named METHOD@STEPS): "
+        "the pool's own effect at equal training, beside the defaults (epochs over the pool)",
+    )
+    ap.add_argument("--report", action="store_true", help="only rewrite scale_pool.md from scale_pool.json")
     args = ap.parse_args()
+    path = RESULTS / "scale_pool.json"
+    if args.report:
+        report(json.loads(path.read_text())["rows"], args)
+        return
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     t = time.time()
+    if not args.train:
+        raise SystemExit("--train: give the folder of the 50,000 CIFAR-10 training images")
     x, y = features(Path(args.train), work)
     print(f"features {x.shape} in {time.time() - t:.0f} s", flush=True)
     from ssft.estimator import SemiSupervisedClassifier
 
-    path = RESULTS / "scale_pool.json"
     rows: list[dict[str, Any]] = json.loads(path.read_text())["rows"] if path.exists() else []
     for seed in [int(s) for s in args.seeds.split(",")]:
         test, labelled, pools = splits(y, seed)
@@ -98,9 +112,11 @@ def main() -> None:
                 yy = np.full(len(rows_), -1, dtype=np.int64)
                 yy[: len(labelled)] = y[labelled]
                 t = time.time()
-                clf = SemiSupervisedClassifier(method, seed=seed).fit(x[rows_], yy)
+                fixed = {"steps": args.steps} if args.steps and method not in CLOSED_FORM else {}
+                clf = SemiSupervisedClassifier(method, seed=seed, **fixed).fit(x[rows_], yy)
                 acc = float((clf.predict(x[test]) == y[test]).mean())
-                row = {"method": method, "seed": seed, "pool": len(unl), "pool_name": size or "all",
+                name = f"{method}@{args.steps}" if fixed else method
+                row = {"method": name, "seed": seed, "pool": len(unl), "pool_name": size or "all",
                        "accuracy": round(acc, 4), "seconds": round(time.time() - t, 1)}  # fmt: skip
                 rows = [
                     r
@@ -116,7 +132,9 @@ def main() -> None:
 def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     names = ["2000", "10000", "all"]
     lines = [
-        f"Command: `python benchmarks/scale_pool.py {' '.join(sys.argv[1:])}`. CIFAR-10, EfficientNet-Lite0 "
+        "Commands: `python benchmarks/scale_pool.py --train TRAIN --seeds 0` (every method at its defaults), "
+        "with `--steps 1600 --methods fixmatch,softmatch,twinturbo` (rows METHOD@1600: the same number of steps "
+        "at every pool, the 10,000 pool's default budget), then `--report`. CIFAR-10, EfficientNet-Lite0 "
         "128 px pooled features, 4 labels per class, 2,000 test images (never pooled); mean ± sample std "
         "over the seeds (labelled draw and pool subsample); every method at its defaults on features.",
         "",
