@@ -52,17 +52,17 @@ def _raw_text(backbone: Any, inputs: list[Any], batch: int) -> float:
         return time.perf_counter() - t
 
 
-def _ssft(backbone: Any, inputs: Any, batch: int, store: str) -> float:
+def _ssft(backbone: Any, inputs: Any, batch: int, store: str, workers: int = 0) -> float:
     from ssft.features import FeatureStore
 
     with tempfile.TemporaryDirectory(prefix="ssft-speed-") as root:
         t = time.perf_counter()
         FeatureStore.build(backbone=backbone, inputs=inputs, key="speed", root=root, store=store,
-                           batch_size=batch, progress=False)  # fmt: skip
+                           batch_size=batch, progress=False, num_workers=workers)  # fmt: skip
         return time.perf_counter() - t
 
 
-def case(name: str, cfg_sets: list[str], n: int, batch: int) -> dict[str, Any]:
+def case(name: str, cfg_sets: list[str], n: int, batch: int, workers: int = 0) -> dict[str, Any]:
     from ssft.backbones import build_backbone
     from ssft.config import load_config
     from ssft.data import load_dataset
@@ -80,9 +80,9 @@ def case(name: str, cfg_sets: list[str], n: int, batch: int) -> dict[str, Any]:
     raw, ours = [], []
     for _ in range(2):
         raw.append(raw_fn(backbone, listed, batch))
-        ours.append(_ssft(backbone, inputs, batch, cfg.cache.store))
+        ours.append(_ssft(backbone, inputs, batch, cfg.cache.store, workers))
     raw_ips, ours_ips = n / min(raw), n / min(ours)
-    return {"case": name, "items": n, "batch": batch, "store": cfg.cache.store,
+    return {"case": name, "items": n, "batch": batch, "store": cfg.cache.store, "workers": workers,
             "raw_items_per_s": round(raw_ips, 1), "ssft_items_per_s": round(ours_ips, 1),
             "ratio": round(ours_ips / raw_ips, 3), "raw_s": [round(x, 2) for x in raw],
             "ssft_s": [round(x, 2) for x in ours]}  # fmt: skip
@@ -95,6 +95,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--only", default="", help="effnet or minilm")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="train.num_workers of the ssft path (decoding beside the forward)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cifar, agnews = require_shared("cifar10"), require_shared("ag_news")
@@ -110,11 +116,11 @@ def main() -> None:
     for key, (label, sets, n) in cases.items():
         if args.only and key != args.only:
             continue
-        rows.append({"label": label, **case(key, sets, n, args.batch)})
+        rows.append({"label": label, **case(key, sets, n, args.batch, args.workers)})
         print(rows[-1], flush=True)
     lines = [
         f"Command: `python benchmarks/extract_speed.py {' '.join(sys.argv[1:])}` ({args.threads} threads, "
-        f"batch {args.batch}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}).",
+        f"batch {args.batch}, train.num_workers={args.workers}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}).",
         "",
         "| backbone | items | raw forward items/s | ssft extract items/s | ratio |",
         "|---|---|---|---|---|",
