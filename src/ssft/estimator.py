@@ -225,7 +225,7 @@ class SemiSupervisedClassifier(ClassifierMixin, BaseEstimator):
         fitted = method.fitted_proba() if isinstance(method, ClosedFormMethod) else None
         if fitted is not None:  # transductive (label spreading): what the fit spread, as scikit-learn
             proba = np.empty((len(labels), len(self.classes_)))
-            proba[np.concatenate([np.flatnonzero(labels >= 0), np.flatnonzero(labels < 0)])] = fitted
+            proba[np.concatenate(fit_rows(labels))] = fitted
         else:
             proba = self.predict_proba(X)
         self.label_distributions_ = proba
@@ -266,6 +266,12 @@ class SemiSupervisedClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
+def fit_rows(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(labelled rows, unlabelled rows) of ``labels`` (``-1`` = unlabelled), in the order a
+    closed-form method's ``fit`` sees them."""
+    return np.flatnonzero(labels >= 0).astype(np.int64), np.flatnonzero(labels < 0).astype(np.int64)
+
+
 def train_on_features(cfg: Any, rows: Any, labels: np.ndarray, num_classes: int) -> tuple[Any, list[dict]]:
     """Train ``cfg``'s method on rows with labels (``-1`` = unlabelled), as ``ssft fit`` would.
 
@@ -286,9 +292,10 @@ def train_on_features(cfg: Any, rows: Any, labels: np.ndarray, num_classes: int)
     device = resolve_device(cfg.train.device)
     torch.manual_seed(cfg.seed)
     backbone = build_backbone(cfg.backbone).freeze().to(device)
+    labeled, unlabeled = fit_rows(labels)
     split = Split(
-        labeled=np.flatnonzero(labels >= 0).astype(np.int64),
-        unlabeled=np.flatnonzero(labels < 0).astype(np.int64),
+        labeled=labeled,
+        unlabeled=unlabeled,
         test=np.zeros(0, dtype=np.int64),
         test_source="train",
     )

@@ -46,6 +46,10 @@ def assemble(root, key="entry"):
     sharded.assemble(root, key, WORLD, n=N, chunk=CHUNK, user={})
 
 
+def parts_complete(root) -> bool:
+    return all((root / sharded.part_key("entry", r, WORLD) / "complete.json").exists() for r in range(WORLD))
+
+
 def is_complete_and_sound(path) -> bool:
     if not (path / "complete.json").exists():
         return False
@@ -90,9 +94,7 @@ def test_an_assembly_killed_at_any_write_is_not_complete_and_the_next_finishes_i
     monkeypatch.setattr(fileio, "write_hook", None)
     assert not is_complete_and_sound(tmp_path / "entry")
     assert not (tmp_path / "entry" / "complete.json").exists()
-    assert all(
-        (tmp_path / sharded.part_key("entry", r, WORLD) / "complete.json").exists() for r in range(WORLD)
-    )
+    assert parts_complete(tmp_path)
     assemble(tmp_path)  # the resumed job
     assert is_complete_and_sound(tmp_path / "entry")
     assert_equals_one_process(tmp_path, inputs)
@@ -110,9 +112,7 @@ def test_a_full_disk_while_assembling_is_one_cache_error_and_keeps_the_parts(tmp
         assemble(tmp_path)
     assert "free some space" in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "entry" / "complete.json").exists()
-    assert all(
-        (tmp_path / sharded.part_key("entry", r, WORLD) / "complete.json").exists() for r in range(WORLD)
-    )
+    assert parts_complete(tmp_path)
     monkeypatch.setattr(fileio, "write_hook", None)
     assemble(tmp_path)
     assert is_complete_and_sound(tmp_path / "entry")

@@ -46,6 +46,12 @@ def _moments(parts: list[np.ndarray], normalize: bool, chunk: int = 65_536) -> t
     return mean, np.sqrt(var)
 
 
+def _row_distributions(mass: np.ndarray, k: int) -> np.ndarray:
+    """Each row of non-negative class mass (n, k) scaled to sum to 1; a row without mass uniform."""
+    s = mass.sum(axis=1, keepdims=True)
+    return np.where(s > 0, mass / np.where(s > 0, s, 1.0), 1.0 / k)
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     logits = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(logits)
@@ -199,9 +205,7 @@ class LabelSpreading(ClosedFormMethod):
     def fitted_proba(self) -> np.ndarray:
         """The spread label distributions of the fitted rows (labelled, then unlabelled), each
         summing to 1: scikit-learn's ``label_distributions_``."""
-        dist = self.arrays["dist"]
-        s = dist.sum(axis=1, keepdims=True)
-        return np.where(s > 0, dist / np.where(s > 0, s, 1.0), 1.0 / self.num_classes)
+        return _row_distributions(self.arrays["dist"], self.num_classes)
 
     def _fit_rbf(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         from sklearn.semi_supervised import LabelSpreading as SkLabelSpreading
@@ -235,6 +239,4 @@ class LabelSpreading(ClosedFormMethod):
                 index = _cached_index(self, xt, cfg.neighbours)
                 idx, _ = index.query(xq, min(cfg.n_neighbors, len(xt)))
                 out[start : start + len(xq)] = dist[idx].sum(axis=1)
-        s = out.sum(axis=1, keepdims=True)
-        out = np.where(s > 0, out / np.where(s > 0, s, 1.0), 1.0 / self.num_classes)
-        return out
+        return _row_distributions(out, self.num_classes)
