@@ -51,6 +51,21 @@ SECTIONS = [
         "Fine-tuning the text encoder: candidates on development data (Banking77)",
         "benchmarks/finetune_dev.py",
     ),
+    (
+        "finetune_refit_dev",
+        "Did fine-tuning improve the text encoder? Frozen heads refit on its features (development data)",
+        "benchmarks/finetune_refit_dev.py",
+    ),
+    (
+        "finetune_vision_dev",
+        "Fine-tuning the vision backbone: candidates on development data (striped MNIST, CIFAR-10)",
+        "benchmarks/finetune_vision_dev.py",
+    ),
+    (
+        "finetune_vision",
+        "Trainable against frozen content-style on the vision test parts",
+        "benchmarks/finetune_vision.py",
+    ),
     ("peers_banking77", "SetFit side by side with ssft on Banking77 (its test.csv)", "benchmarks/peers.py"),
     ("peers", "SetFit side by side with ssft, on ssft's AG News splits", "benchmarks/peers.py"),
     (

@@ -219,10 +219,13 @@ def test_the_reference_lists_the_trainable_mode_keys(capsys):
         "backbone.lora_dropout",
         "backbone.lora_targets",
         "backbone.gradient_checkpointing",
+        "backbone.bn_stats",
         "train.backbone_lr",
         "train.layer_decay",
     ):
         assert key in lines, key
     assert "8" in lines["backbone.lora_rank"] and "ssft[peft]" in lines["backbone.lora"]
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert all(k in readme for k in ("`lora_rank`", "`gradient_checkpointing`", "`layer_decay`"))
+    assert all(
+        k in readme for k in ("`lora_rank`", "`gradient_checkpointing`", "`layer_decay`", "`bn_stats`")
+    )

@@ -128,6 +128,32 @@ def test_train_blocks_counts_stages_and_frozen_batch_norm_keeps_its_statistics()
     assert not b.training and not any(p.requires_grad for p in b.parameters())
 
 
+def test_bn_stats_frozen_keeps_every_running_statistic_while_scale_and_shift_train():
+    from ssft.backbones.trainable import configure_trainable
+
+    x = [np.random.default_rng(2).integers(0, 256, (32, 32, 3), dtype=np.uint8)] * 4
+    for stats in ("frozen", "update"):
+        cfg = BackboneConfig(
+            name="random:effnet-lite0", image_size=64, frozen=False, train_blocks=2, bn_stats=stats
+        )
+        b = configure_trainable(build_backbone(cfg), cfg)
+        last_bn = b.stages()[-1][0]._bn2
+        before = last_bn.running_mean.clone()
+        b.train()  # what method.train() does at every step
+        out = b.encode(b.prepare(x)).pooled
+        out.square().mean().backward()
+        assert last_bn.weight.grad is not None and last_bn.weight.requires_grad
+        if stats == "frozen":
+            assert not last_bn.training
+            assert torch.equal(last_bn.running_mean, before)
+            # the training forward is the eval forward: features do not depend on the batch
+            b.eval()
+            torch.testing.assert_close(b.encode(b.prepare(x)).pooled, out.detach())
+        else:
+            assert last_bn.training
+            assert not torch.equal(last_bn.running_mean, before)
+
+
 def test_bad_names_sizes_and_files_are_clear(tmp_path):
     with pytest.raises(BackboneError, match="effnet:lite0"):
         build("effnet:b7")

@@ -160,3 +160,27 @@ def test_steps_from_epochs_are_capped_by_max_steps(tmp_path):
     assert json.loads((explicit.run_dir / "results.json").read_text())["steps"] == 9  # train.steps wins
     with pytest.raises(Exception, match="train.max_steps must be >= 1"):
         load_config("demo", ["train.max_steps=0"])
+
+
+def test_labeled_epochs_set_the_steps_from_the_labelled_items(tmp_path):
+    # the demo has 10 classes: 3 labels each are 30 labelled items; 2.5 passes at batch 7 are
+    # ceil(75 / 7) = 11 steps, whatever the pool and train.epochs say
+    base = ["train.batch_size=7", "data.labels_per_class=3", "train.log_every=1", "train.epochs=2"]
+    run = fit(load_config("demo", [*base, "train.labeled_epochs=2.5"]), tmp_path / "lab")
+    assert json.loads((run.run_dir / "results.json").read_text())["steps"] == 11
+    capped = fit(
+        load_config("demo", [*base, "train.labeled_epochs=2.5", "train.max_steps=4"]), tmp_path / "cap"
+    )
+    assert json.loads((capped.run_dir / "results.json").read_text())["steps"] == 4
+    explicit = fit(load_config("demo", [*base, "train.labeled_epochs=2.5", "train.steps=3"]), tmp_path / "st")
+    assert json.loads((explicit.run_dir / "results.json").read_text())["steps"] == 3  # train.steps wins
+    with pytest.raises(Exception, match="train.labeled_epochs must be > 0"):
+        load_config("demo", ["train.labeled_epochs=0"])
+
+
+def test_the_head_first_phase_ignores_labeled_epochs():
+    from ssft.run.head_first import head_first_config
+
+    cfg = load_config("demo", ["train.head_first_epochs=3", "train.labeled_epochs=2", "train.steps=5"])
+    first = head_first_config(cfg).train
+    assert (first.epochs, first.steps, first.labeled_epochs) == (3, None, None)

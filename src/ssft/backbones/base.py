@@ -210,6 +210,9 @@ class Backbone(nn.Module, ABC):
     preprocess: ImagePreprocess | TextPreprocess
     #: set by :meth:`freeze`; a frozen backbone stays in eval mode whatever its parent asks
     frozen: bool = False
+    #: set from ``backbone.bn_stats=frozen``: every batch norm keeps its pretrained running
+    #: statistics (eval mode) while its scale and shift may still train
+    frozen_bn_stats: bool = False
     #: image adapters whose ``encode`` takes ``pixel_values`` (B, 3, S, S) normalised with
     #: ``preprocess`` set this: their images then travel as uint8 and are finished on the device
     device_preprocessing: bool = False
@@ -253,7 +256,12 @@ class Backbone(nn.Module, ABC):
     def train(self, mode: bool = True) -> Backbone:
         """``nn.Module.train``, except that a frozen backbone stays in eval mode (dropout off), so
         ``method.train()`` during a run without the cache does not make its features random."""
-        return super().train(mode and not self.frozen)
+        super().train(mode and not self.frozen)
+        if mode and self.frozen_bn_stats:
+            for m in self.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        return self
 
     def freeze(self) -> Backbone:
         """Turn every gradient off and switch to eval mode (dropout off)."""

@@ -50,6 +50,8 @@ def configure_trainable(backbone: Backbone, cfg: BackboneConfig) -> Backbone:
         backbone.train()
     else:
         backbone.unfreeze_last(cfg.train_blocks)
+    backbone.frozen_bn_stats = cfg.bn_stats == "frozen"
+    backbone.train()
     if cfg.gradient_checkpointing:
         backbone.enable_gradient_checkpointing()
     return backbone

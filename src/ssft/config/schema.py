@@ -73,6 +73,13 @@ class BackboneConfig:
     gradient_checkpointing: bool = doc(
         False, "trainable transformer backbones: recompute activations in backward to save memory"
     )
+    bn_stats: str = choice(
+        "update",
+        "update",
+        "frozen",
+        help="trainable backbones: batch-norm running statistics update as they train, or stay the "
+        "pretrained ones (frozen: the norms' scale and shift still train)",
+    )
     revision: str | None = doc(None, "hub revision (commit, tag or branch) to pin")
     trust_remote_code: bool = doc(False, "allow the model's own code to run (RADIO needs it)")
     image_size: int | None = doc(None, "override the input resolution the backbone expects")
@@ -120,6 +127,11 @@ class TrainConfig:
         10_000,
         "cap on the steps that come from epochs, so a large pool costs a fixed budget (cost per step "
         "does not depend on the pool); null = epochs alone decide",
+    )
+    labeled_epochs: float | None = doc(
+        None,
+        "passes over the labelled items: steps = ceil(labeled_epochs * labelled items / batch_size), "
+        "so the work grows with the labels rather than the pool; overrides epochs, `steps` overrides it",
     )
     batch_size: int = doc(64, "labelled batch size")
     unlabeled_ratio: int = doc(1, "unlabelled batch size = unlabeled_ratio * batch_size")

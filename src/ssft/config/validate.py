@@ -19,6 +19,10 @@ def validate(cfg: Config) -> None:
         (cfg.train.epochs >= 1, "train.epochs must be >= 1"),
         (cfg.train.max_steps is None or cfg.train.max_steps >= 1, "train.max_steps must be >= 1 (or null)"),
         (cfg.train.steps is None or cfg.train.steps >= 1, "train.steps must be >= 1"),
+        (
+            cfg.train.labeled_epochs is None or cfg.train.labeled_epochs > 0,
+            "train.labeled_epochs must be > 0 (or null: train.epochs decide)",
+        ),
         (cfg.train.batch_size >= 1, "train.batch_size must be >= 1"),
         (cfg.train.labeled_per_class >= 0, "train.labeled_per_class must be >= 0 (0 = a uniform draw)"),
         (cfg.train.unlabeled_ratio >= 1, "train.unlabeled_ratio must be >= 1"),

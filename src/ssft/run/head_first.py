@@ -51,7 +51,12 @@ def head_first_config(cfg: Config) -> Config:
         backbone=dataclasses.replace(cfg.backbone, frozen=True),
         cache=dataclasses.replace(cfg.cache, enabled=True),
         train=dataclasses.replace(
-            cfg.train, epochs=cfg.train.head_first_epochs, steps=None, logger="none", eval_every=0
+            cfg.train,
+            epochs=cfg.train.head_first_epochs,
+            steps=None,
+            labeled_epochs=None,
+            logger="none",
+            eval_every=0,
         ),
     )
 

@@ -47,6 +47,19 @@ class TrainOutcome:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
+def total_steps(tc: Any, steps_per_epoch: int, labeled: int) -> int:
+    """The run's optimiser steps: ``train.steps`` if set, else ``train.labeled_epochs`` passes over
+    the ``labeled`` items, else ``train.epochs`` passes of the unlabelled stream; the last two are
+    capped at ``train.max_steps``."""
+    if tc.steps:
+        return int(tc.steps)
+    if tc.labeled_epochs:
+        wanted = max(1, math.ceil(tc.labeled_epochs * labeled / tc.batch_size))
+    else:
+        wanted = tc.epochs * steps_per_epoch
+    return int(min(wanted, tc.max_steps or math.inf))
+
+
 class Trainer:
     """The parts of one phase, built from the config; :meth:`fit` trains (resuming when asked)."""
 
@@ -75,7 +88,7 @@ class Trainer:
         self.steps_per_epoch = max(
             1, math.ceil((split.labeled.size + split.unlabeled.size) / self.plan.ulb_batch)
         )
-        self.total = tc.steps or int(min(tc.epochs * self.steps_per_epoch, tc.max_steps or math.inf))
+        self.total = total_steps(tc, self.steps_per_epoch, split.labeled.size)
         # Weight decay on weight matrices only: not on t, b, class embeddings, biases, norms (optim.py).
         self.groups = parameter_groups(
             method,
