@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -98,3 +99,9 @@ def test_valid_values_are_taken_exactly(epochs, lr, agg):
     cfg = load_config(None, [f"train.epochs={epochs}", f"train.lr={lr!r}", f"model.aggregation={agg}"])
     assert cfg.train.epochs == epochs and cfg.train.lr == lr and cfg.model.aggregation == agg
     assert dataclasses.asdict(cfg)["train"]["epochs"] == epochs
+
+
+def test_zero_heads_is_a_config_error_not_a_division_by_zero():
+    # found by the property test above: the divisibility check ran before any check of heads
+    with pytest.raises(ConfigError, match="model.heads must be >= 1"):
+        load_config(None, ["model.heads=0"])

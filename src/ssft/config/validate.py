@@ -33,7 +33,11 @@ def validate(cfg: Config) -> None:
         (cfg.train.log_every >= 1, "train.log_every must be >= 1"),
         (cfg.train.threads >= 0, "train.threads must be >= 0 (0 = torch's default)"),
         (cfg.train.head_first_epochs >= 0, "train.head_first_epochs must be >= 0 (0 = off)"),
-        (cfg.model.width % cfg.model.heads == 0, "model.width must be divisible by model.heads"),
+        (cfg.model.heads >= 1, "model.heads must be >= 1"),
+        (
+            cfg.model.heads >= 1 and cfg.model.width % cfg.model.heads == 0,
+            "model.width must be divisible by model.heads",
+        ),
         (cfg.model.depth >= 0, "model.depth must be >= 0"),
         (0.0 <= cfg.model.dropout < 1.0, "model.dropout must be in [0, 1)"),
         (
