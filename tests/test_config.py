@@ -76,23 +76,15 @@ def test_a_folder_named_like_a_preset_does_not_shadow_it(tmp_path, monkeypatch):
     assert load_config("demo").data.name == "digits"
 
 
-def _flat(cfg: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in cfg.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def test_trainable_vision_presets_add_one_recipe_to_their_frozen_twins():
     """The trainable vision recipe is the same keys on every dataset (its frozen twin sets the
     data, the resolution and the views)."""
+    from ssft.train.trackers import flat_params
+
     changes = []
     for name in ("mnist-yellow-effnet", "cifar10-effnet"):
-        frozen = _flat(dataclasses.asdict(load_config(name)))
-        trained = _flat(dataclasses.asdict(load_config(f"{name}-trainable")))
+        frozen = flat_params(dataclasses.asdict(load_config(name)))
+        trained = flat_params(dataclasses.asdict(load_config(f"{name}-trainable")))
         keys = (frozen.keys() | trained.keys()) - {"description"}
         diff = {k: trained.get(k) for k in keys if trained.get(k) != frozen.get(k)}
         changes.append(diff)

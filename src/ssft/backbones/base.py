@@ -257,11 +257,16 @@ class Backbone(nn.Module, ABC):
         """``nn.Module.train``, except that a frozen backbone stays in eval mode (dropout off), so
         ``method.train()`` during a run without the cache does not make its features random."""
         super().train(mode and not self.frozen)
-        if mode and self.frozen_bn_stats:
+        if mode:
             for m in self.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                if isinstance(m, nn.modules.batchnorm._BatchNorm) and self.keeps_bn_statistics(m):
                     m.eval()
         return self
+
+    def keeps_bn_statistics(self, norm: nn.Module) -> bool:
+        """Whether batch norm ``norm`` keeps its running statistics (stays in eval mode) while the
+        backbone trains: all of them with ``backbone.bn_stats=frozen``."""
+        return self.frozen_bn_stats
 
     def freeze(self) -> Backbone:
         """Turn every gradient off and switch to eval mode (dropout off)."""

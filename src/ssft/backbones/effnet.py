@@ -128,14 +128,9 @@ class EffNetBackbone(Backbone):
     def final_norm_parameters(self) -> list[nn.Parameter]:
         return [*self.model._conv_head.parameters(), *self.model._bn1.parameters()]
 
-    def train(self, mode: bool = True) -> EffNetBackbone:
-        super().train(mode)
-        if mode:
-            # Batch norm of a frozen part keeps its pretrained statistics.
-            for m in self.model.modules():
-                if isinstance(m, nn.BatchNorm2d) and not any(p.requires_grad for p in m.parameters()):
-                    m.eval()
-        return self
+    def keeps_bn_statistics(self, norm: nn.Module) -> bool:
+        # Batch norm of a frozen part keeps its pretrained statistics.
+        return super().keeps_bn_statistics(norm) or not any(p.requires_grad for p in norm.parameters())
 
     def prepare_lora(self) -> None:
         """peft builds an adapter from the adapted layer's own class, and the package's convolutions

@@ -36,6 +36,7 @@ def configure_trainable(backbone: Backbone, cfg: BackboneConfig) -> Backbone:
     """Set which weights of ``backbone`` train, as ``cfg`` says (in place; returns it)."""
     if cfg.frozen:
         return backbone.freeze()
+    backbone.frozen_bn_stats = cfg.bn_stats == "frozen"  # applied by the train() calls below
     if cfg.lora:
         from ssft.backbones.lora import apply_lora
 
@@ -50,8 +51,6 @@ def configure_trainable(backbone: Backbone, cfg: BackboneConfig) -> Backbone:
         backbone.train()
     else:
         backbone.unfreeze_last(cfg.train_blocks)
-    backbone.frozen_bn_stats = cfg.bn_stats == "frozen"
-    backbone.train()
     if cfg.gradient_checkpointing:
         backbone.enable_gradient_checkpointing()
     return backbone
