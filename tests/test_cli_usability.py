@@ -220,6 +220,7 @@ def test_the_reference_lists_the_trainable_mode_keys(capsys):
         "backbone.lora_targets",
         "backbone.gradient_checkpointing",
         "backbone.bn_stats",
+        "backbone.dropout",
         "train.backbone_lr",
         "train.layer_decay",
     ):
@@ -227,5 +228,6 @@ def test_the_reference_lists_the_trainable_mode_keys(capsys):
     assert "8" in lines["backbone.lora_rank"] and "ssft[peft]" in lines["backbone.lora"]
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert all(
-        k in readme for k in ("`lora_rank`", "`gradient_checkpointing`", "`layer_decay`", "`bn_stats`")
+        k in readme
+        for k in ("`lora_rank`", "`gradient_checkpointing`", "`layer_decay`", "`bn_stats`", "`dropout`")
     )

@@ -207,6 +207,31 @@ def test_supcon_pairs_each_labelled_item_with_its_strong_view_by_hand(name):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.model.projector.parameters())
 
 
+@pytest.mark.parametrize("name", ["fixmatch", "freematch", "softmatch"])
+def test_supcon_projection_contrasts_an_mlp_of_the_latents_by_hand(name):
+    m = make(name, lambda_supcon=0.7, supcon_temperature=0.2, supcon_projection=5).eval()
+    d = m.model.latent_dim
+    head = m.supcon_head
+    assert [x.in_features for x in head if isinstance(x, torch.nn.Linear)] == [d, d]
+    assert head[-1].out_features == 5
+    b = view_batch()
+    lb_s = features(6, b["y_lb"], 9)
+    b["x_lb_s"] = type(lb_s)(lb_s.pooled + 0.3, lb_s.tokens + 0.3, None)
+    t = m.train_step(b)
+    z = torch.cat([m.model.head(b["x_lb"]).z, m.model.head(b["x_lb_s"]).z]).detach()
+    w1, b1, w2, b2 = (p.detach() for p in head.parameters())
+    projected = torch.relu(z @ w1.T + b1) @ w2.T + b2  # the MLP by hand
+    y = torch.cat([b["y_lb"], b["y_lb"]])
+    expected = _supcon_by_hand(torch.nn.functional.normalize(projected, dim=-1), y, 0.2)
+    assert t["supcon"].item() == pytest.approx(expected, rel=1e-4)
+    assert t["supcon"].item() != pytest.approx(_supcon_by_hand(z, y, 0.2), rel=1e-3)
+    m.zero_grad()
+    m.train_step(b)["supcon"].backward()  # the projection trains, and the term still reaches the head
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.model.projector.parameters())
+    assert not hasattr(make(name, supcon_projection=5), "supcon_head")  # no term, no projection
+
+
 @pytest.mark.parametrize("name", ["fixmatch", "freematch"])
 def test_supcon_unlabeled_adds_the_confident_strong_views_under_their_pseudo_label(name):
     b = view_batch()
@@ -253,6 +278,8 @@ def test_supcon_keys_are_validated():
         load_config(None, ["method.name=fixmatch", "method.lambda_supcon=-1"])
     with pytest.raises(ConfigError, match="supcon_temperature"):
         load_config(None, ["method.name=softmatch", "method.supcon_temperature=0"])
+    with pytest.raises(ConfigError, match="supcon_projection"):
+        load_config(None, ["method.name=fixmatch", "method.supcon_projection=-1"])
 
 
 @pytest.mark.parametrize("name", ["fixmatch", "freematch", "softmatch"])

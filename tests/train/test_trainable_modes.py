@@ -228,3 +228,35 @@ def test_lora_after_head_first_trains_the_adapters_alone(tmp_path):
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert any(".lora_B." in k and v.abs().max() > 0 for k, v in state.items())
     assert r.load().evaluate()["test_accuracy"] == pytest.approx(r.test_accuracy)
+
+
+def test_backbone_dropout_sets_every_rate_and_zero_makes_a_training_forward_the_evaluated_one():
+    from ssft.config import BackboneConfig
+
+    def backbone(**kw):
+        c = BackboneConfig(name="random:bert-tiny", frozen=False, **kw)
+        return configure_trainable(build_backbone(c), c).train()
+
+    texts = ["the card did not arrive", "how do I top up", "refund for a double charge"]
+
+    def encode(b):
+        torch.manual_seed(0)
+        return b.encode(b.prepare(texts)).pooled.detach()
+
+    own = backbone()
+    rates = {m.p for m in own.modules() if isinstance(m, torch.nn.Dropout)}
+    assert rates and max(rates) > 0  # the network's own dropout
+    torch.manual_seed(1)
+    assert not torch.allclose(encode(own), own.eval().encode(own.prepare(texts)).pooled.detach())
+    assert {m.p for m in backbone(dropout=0.3).modules() if isinstance(m, torch.nn.Dropout)} == {0.3}
+    off = backbone(dropout=0.0)
+    assert {m.p for m in off.modules() if isinstance(m, torch.nn.Dropout)} == {0.0}
+    training = encode(off)  # attention dropout reads its layer's rate too
+    torch.testing.assert_close(training, off.eval().encode(off.prepare(texts)).pooled.detach())
+
+
+def test_backbone_dropout_is_validated():
+    from ssft.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="backbone.dropout"):
+        cfg("backbone.frozen=false", "backbone.dropout=1.0")

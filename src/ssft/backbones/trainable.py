@@ -13,6 +13,8 @@ Its parameters train at ``train.backbone_lr`` (see :mod:`ssft.train.optim` for l
 
 from __future__ import annotations
 
+from torch import nn
+
 from ssft.backbones.base import Backbone
 from ssft.config import BackboneConfig
 
@@ -32,11 +34,23 @@ def backbone_trains(backbone: Backbone) -> bool:
     return any(p.requires_grad for p in backbone.parameters())
 
 
+def set_dropout(backbone: Backbone, rate: float) -> int:
+    """Set the rate of every ``nn.Dropout`` layer of ``backbone`` (``backbone.dropout``); returns how
+    many there were. Rates only matter in training mode, so evaluation is unchanged. Attention
+    implementations that read their dropout layer's ``p`` (Hugging Face's) follow it too."""
+    layers = [m for m in backbone.modules() if isinstance(m, nn.Dropout)]
+    for m in layers:
+        m.p = rate
+    return len(layers)
+
+
 def configure_trainable(backbone: Backbone, cfg: BackboneConfig) -> Backbone:
     """Set which weights of ``backbone`` train, as ``cfg`` says (in place; returns it)."""
     if cfg.frozen:
         return backbone.freeze()
     backbone.frozen_bn_stats = cfg.bn_stats == "frozen"  # applied by the train() calls below
+    if cfg.dropout is not None:
+        set_dropout(backbone, cfg.dropout)
     if cfg.lora:
         from ssft.backbones.lora import apply_lora
 

@@ -73,6 +73,11 @@ class BackboneConfig:
     gradient_checkpointing: bool = doc(
         False, "trainable transformer backbones: recompute activations in backward to save memory"
     )
+    dropout: float | None = doc(
+        None,
+        "trainable backbones: the rate of every dropout layer while training (null = the network's "
+        "own; 0 = off, so the features the head learns from are the ones it is evaluated on)",
+    )
     bn_stats: str = choice(
         "update",
         "update",

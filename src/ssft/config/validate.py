@@ -54,6 +54,10 @@ def validate(cfg: Config) -> None:
         (cfg.backbone.lora_alpha > 0, "backbone.lora_alpha must be > 0"),
         (0.0 <= cfg.backbone.lora_dropout < 1.0, "backbone.lora_dropout must be in [0, 1)"),
         (
+            cfg.backbone.dropout is None or 0.0 <= cfg.backbone.dropout < 1.0,
+            "backbone.dropout must be in [0, 1), or null for the network's own rates",
+        ),
+        (
             not (cfg.backbone.lora and cfg.backbone.frozen),
             "backbone.lora=true trains adapters inside the backbone: set backbone.frozen=false too",
         ),

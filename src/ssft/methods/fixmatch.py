@@ -48,6 +48,12 @@ class WeakStrongConfig(MethodConfig):
         "lambda_supcon > 0: the strong views of unlabelled items whose weak view passes the confidence "
         "mask join the contrastive term under their pseudo-label (beyond the papers; FixMatch and FreeMatch)",
     )
+    supcon_projection: int = doc(
+        0,
+        "lambda_supcon > 0: output width of a two-layer MLP projection that the contrastive term "
+        "reads instead of the latent the classifier reads (the SupCon paper's projection network, "
+        "128 there; used in training only); 0 = the latent itself",
+    )
     weak_labeled: bool = doc(
         False,
         "supervised term on a weak view of each labelled item instead of the item itself (the papers' "
@@ -59,6 +65,8 @@ class WeakStrongConfig(MethodConfig):
             raise ConfigError("method.lambda_supcon must be >= 0")
         if self.supcon_temperature <= 0:
             raise ConfigError("method.supcon_temperature must be > 0")
+        if self.supcon_projection < 0:
+            raise ConfigError("method.supcon_projection must be >= 0 (0 = no projection)")
 
 
 @dataclass
@@ -133,6 +141,13 @@ class _WeakStrong(Method):
     # (docs/methods/fixmatch.md, "Centred features").
     center_input = True
 
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        width = int(getattr(self.cfg, "supcon_projection", 0))
+        if width and float(getattr(self.cfg, "lambda_supcon", 0.0)) > 0:
+            d = self.model.latent_dim
+            self.supcon_head = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, width))
+
     @classmethod
     def view_keys(cls, cfg: MethodConfig) -> tuple[str, ...]:
         # the contrastive term pairs each labelled item with a strong view of itself
@@ -175,8 +190,11 @@ class _WeakStrong(Method):
             tgt.append(pseudo["pseudo_labels"].detach().to(y.dtype))
             valid.append(mask)
             terms["supcon_ulb_rate"] = mask.float().mean()
+        embeddings = torch.cat(emb)
+        if hasattr(self, "supcon_head"):  # method.supcon_projection
+            embeddings = self.supcon_head(embeddings)
         terms["supcon"] = supcon_loss(
-            embeddings=torch.cat(emb),
+            embeddings=embeddings,
             targets=torch.cat(tgt),
             temperature=float(self.cfg.supcon_temperature),  # type: ignore[attr-defined]
             valid=torch.cat(valid),
