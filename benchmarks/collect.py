@@ -57,6 +57,11 @@ SECTIONS = [
         "benchmarks/finetune_refit_dev.py",
     ),
     (
+        "finetune_interpolate_dev",
+        "Between the head-first and the fine-tuned text model: interpolated weights, averaged outputs",
+        "benchmarks/finetune_interpolate_dev.py",
+    ),
+    (
         "finetune_vision_dev",
         "Fine-tuning the vision backbone: candidates on development data (striped MNIST, CIFAR-10)",
         "benchmarks/finetune_vision_dev.py",

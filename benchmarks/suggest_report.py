@@ -116,8 +116,12 @@ def targets(
         n = mean(_pick(nxt, dataset=ds, strategy=dn))
         r4 = mean(_pick(cold, dataset=ds, strategy="random", per_class=4))
         anchors = {x["strategy"] for x in cold + nxt if x["strategy"].startswith("skactiveml")}
-        ac = max(mean(_pick(cold, dataset=ds, strategy=a, per_class=2)) for a in anchors if "margin" not in a)
-        an = max(mean(_pick(nxt, dataset=ds, strategy=a)) for a in anchors)
+        # an anchor without rows in a round (ProbCover has no next-batch rows) is no candidate:
+        # a nan inside max() would make the result depend on the set's order
+        ac = np.nanmax(
+            [mean(_pick(cold, dataset=ds, strategy=a, per_class=2)) for a in anchors if "margin" not in a]
+        )
+        an = np.nanmax([mean(_pick(nxt, dataset=ds, strategy=a)) for a in anchors])
         lines.append(
             f"| {ds} | {c - r:+.1f} (target >= +5) | {c - bal:+.1f} (target >= 0) | {n - r4:+.1f} (target >= +3) "
             f"| {c - ac:+.1f} (target >= 0) | {n - an:+.1f} (target >= 0) |"
