@@ -34,14 +34,13 @@ def backbone_trains(backbone: Backbone) -> bool:
     return any(p.requires_grad for p in backbone.parameters())
 
 
-def set_dropout(backbone: Backbone, rate: float) -> int:
-    """Set the rate of every ``nn.Dropout`` layer of ``backbone`` (``backbone.dropout``); returns how
-    many there were. Rates only matter in training mode, so evaluation is unchanged. Attention
-    implementations that read their dropout layer's ``p`` (Hugging Face's) follow it too."""
-    layers = [m for m in backbone.modules() if isinstance(m, nn.Dropout)]
-    for m in layers:
-        m.p = rate
-    return len(layers)
+def set_dropout(backbone: Backbone, rate: float) -> None:
+    """Set the rate of every ``nn.Dropout`` layer of ``backbone`` (``backbone.dropout``). Rates only
+    matter in training mode, so evaluation is unchanged. Attention implementations that read their
+    dropout layer's ``p`` (Hugging Face's) follow it too."""
+    for m in backbone.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = rate
 
 
 def configure_trainable(backbone: Backbone, cfg: BackboneConfig) -> Backbone:
